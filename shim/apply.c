@@ -1,0 +1,447 @@
+/*
+ * apply.c - roles and socket options (see apply.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include "apply.h"
+#include "fdtable.h"
+#include "ports.h"
+#include "real.h"
+#include "shim.h"
+#include "stats.h"
+
+static bool
+is_tcp_request(int domain, int type, int protocol)
+{
+	return (domain == AF_INET || domain == AF_INET6) &&
+	    (type & 0xf) == SOCK_STREAM &&
+	    (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+/* Family of fd when it is a TCP socket, else -1.  For sockets we never saw made. */
+static int
+probe_tcp(int fd)
+{
+	int domain, type, proto;
+	socklen_t len = sizeof domain;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return -1;
+	len = sizeof type;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -1;
+	len = sizeof proto;
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+		return -1;
+	return is_tcp_request(domain, type, proto) ? domain : -1;
+}
+
+static bool
+tracking(void)
+{
+	/* Before the constructor we cannot know yet: track, decide later. */
+	return tw_mode() != TW_MODE_OFF;
+}
+
+static bool
+acting(unsigned role_bit)
+{
+	return tw_mode() == TW_MODE_ACTIVE && (tw_state.roles & role_bit) != 0;
+}
+
+void
+tw_on_socket(int fd, int domain, int type, int protocol)
+{
+	if (!is_tcp_request(domain, type, protocol) || !tracking()) {
+		if (fdt_maybe(fd))
+			fdt_forget(fd);
+		return;
+	}
+	if (!fdt_enter())
+		return;
+	if (fdt_add(fd, domain, (type & SOCK_CLOEXEC) != 0) != NULL)
+		tw_count(sockets_tracked);
+	fdt_leave();
+}
+
+/*
+ * Find fd's state, adopting a TCP socket made where we could not see it
+ * (before the library was loaded, or inherited across exec).  Returns with
+ * the table entered, or NULL with it left.
+ */
+static struct tw_desc *
+enter_desc(int fd)
+{
+	struct tw_desc *d;
+	int family;
+
+	if (!fdt_enter())
+		return NULL;
+	d = fdt_find(fd);
+	if (d != NULL)
+		return d;
+	fdt_leave();
+	family = probe_tcp(fd);
+	if (family < 0 || !fdt_enter())
+		return NULL;
+	d = fdt_find(fd);
+	if (d == NULL) {
+		bool cloexec = (REAL(fcntl)(fd, F_GETFD) & FD_CLOEXEC) != 0;
+
+		d = fdt_add(fd, family, cloexec);
+		if (d != NULL)
+			tw_count(sockets_tracked);
+	}
+	if (d == NULL)
+		fdt_leave();
+	return d;
+}
+
+static uint64_t
+socket_cookie(int fd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof cookie;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+		return 0;
+	return cookie;
+}
+
+static void
+set_int(int fd, int level, int name, int value, const char *what)
+{
+	if (REAL(setsockopt)(fd, level, name, &value, sizeof value) == 0) {
+		tw_count(options_applied);
+		tw_log(TW_LOG_DEBUG, "fd %d: %s = %d", fd, what, value);
+	} else {
+		tw_log(TW_LOG_INFO, "fd %d: cannot set %s: %s", fd, what, strerror(errno));
+	}
+}
+
+/* Whether key k applies: set by the policy, and not overruled by the program. */
+static bool
+wants(const struct policy_opts *o, unsigned user_set, enum policy_key k)
+{
+	unsigned bit = POLICY_KEY_BIT(k);
+
+	if (!(o->set & bit))
+		return false;
+	if ((user_set & bit) && !(o->forced & bit)) {
+		tw_count(options_kept);
+		return false;
+	}
+	return true;
+}
+
+static void
+apply_reuse(int fd, const struct policy_opts *o, unsigned user_set)
+{
+	if (wants(o, user_set, KEY_REUSEADDR))
+		set_int(fd, SOL_SOCKET, SO_REUSEADDR, o->reuseaddr, "SO_REUSEADDR");
+	if (wants(o, user_set, KEY_REUSEPORT))
+		set_int(fd, SOL_SOCKET, SO_REUSEPORT, o->reuseport, "SO_REUSEPORT");
+}
+
+/* The keys every connected socket takes: keepalive, nodelay, timeouts, abort. */
+static void
+apply_stream(int fd, const struct policy_opts *o, unsigned user_set)
+{
+	if (wants(o, user_set, KEY_KEEPALIVE)) {
+		set_int(fd, SOL_SOCKET, SO_KEEPALIVE, o->keepalive, "SO_KEEPALIVE");
+		if (o->keepalive && o->keep_idle_s)
+			set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)o->keep_idle_s, "TCP_KEEPIDLE");
+		if (o->keepalive && o->keep_intvl_s)
+			set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)o->keep_intvl_s, "TCP_KEEPINTVL");
+		if (o->keepalive && o->keep_cnt)
+			set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, (int)o->keep_cnt, "TCP_KEEPCNT");
+	}
+	if (wants(o, user_set, KEY_NODELAY))
+		set_int(fd, IPPROTO_TCP, TCP_NODELAY, o->nodelay, "TCP_NODELAY");
+	if (wants(o, user_set, KEY_USER_TIMEOUT))
+		set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)o->user_timeout_ms,
+		    "TCP_USER_TIMEOUT");
+	if (wants(o, user_set, KEY_FIN_TIMEOUT))
+		set_int(fd, IPPROTO_TCP, TCP_LINGER2, (int)o->fin_timeout_s, "TCP_LINGER2");
+	/*
+	 * abort is set now as well as at close(): a socket closed where the
+	 * shim cannot see it (fclose, exit, close_range inside libc) still
+	 * leaves no TIME_WAIT.
+	 */
+	if (wants(o, user_set, KEY_CLOSE) && o->close->kind == CLOSE_ABORT) {
+		struct linger l = { 1, 0 };
+		if (REAL(setsockopt)(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0)
+			tw_count(options_applied);
+	}
+}
+
+/* Record what the policy decided for the socket on fd (table entered). */
+static void
+remember(struct tw_desc *d, int fd, const struct policy_opts *o,
+    const struct sockaddr *peer)
+{
+	d->forced = (uint16_t)o->forced;
+	if (o->set & POLICY_KEY_BIT(KEY_CLOSE)) {
+		d->close = o->close;
+		d->close_forced = (o->forced & POLICY_KEY_BIT(KEY_CLOSE)) != 0;
+	}
+	d->flags |= TW_D_APPLIED;
+	if (d->cookie == 0)
+		d->cookie = socket_cookie(fd);
+	if (peer != NULL && peer->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)peer;
+		memcpy(d->raddr, &in->sin_addr, 4);
+		d->rport = ntohs(in->sin_port);
+	} else if (peer != NULL && peer->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)peer;
+		memcpy(d->raddr, &in6->sin6_addr, 16);
+		d->rport = ntohs(in6->sin6_port);
+	}
+}
+
+static void
+log_match(int fd, const char *role, const struct sockaddr *sa, const struct policy_opts *o)
+{
+	char addr[80], close[80] = "";
+
+	if (tw_log_level < TW_LOG_INFO)
+		return;
+	if (o->set & POLICY_KEY_BIT(KEY_CLOSE))
+		policy_close_format(o->close, close, sizeof close);
+	tw_logf(TW_LOG_INFO, "fd %d: %s %s: %d key%s%s%s%s", fd, role,
+	    tw_addr_str(sa, addr, sizeof addr), __builtin_popcount(o->set),
+	    __builtin_popcount(o->set) == 1 ? "" : "s",
+	    *close ? ", close = " : "", close, tw_state.dry_run ? " (dry run)" : "");
+}
+
+void
+tw_before_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct policy_opts o;
+	struct tw_desc *d;
+	unsigned user_set;
+	int saved = errno;
+
+	if (!fdt_maybe(fd) && !acting(POLICY_ROLE_BIT(POLICY_LISTENER)))
+		return;
+	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return;
+	if ((d = enter_desc(fd)) == NULL)
+		goto out;
+	d->flags |= TW_D_PROG_BOUND;
+	if (d->role == TW_ROLE_NEW)
+		d->role = TW_ROLE_BOUND;
+	user_set = d->user_set;
+	fdt_leave();
+
+	if (!acting(POLICY_ROLE_BIT(POLICY_LISTENER)) ||
+	    policy_match(tw_state.policy, POLICY_LISTENER, sa, len, &o) == 0)
+		goto out;
+	log_match(fd, "bind", sa, &o);
+	if (tw_state.dry_run)
+		goto out;
+	/* Set before bind(): that is when the kernel looks at them. */
+	apply_reuse(fd, &o, user_set);
+	if (wants(&o, user_set, KEY_KEEPALIVE))
+		apply_stream(fd, &o, user_set | POLICY_KEY_BIT(KEY_CLOSE));
+out:
+	errno = saved;
+}
+
+int
+tw_before_listen(int fd, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct policy_opts o;
+	struct tw_desc *d;
+	int saved = errno;
+
+	if (!fdt_maybe(fd) && !acting(POLICY_ROLE_BIT(POLICY_LISTENER)))
+		return backlog;
+	if ((d = enter_desc(fd)) == NULL)
+		goto out;
+	if (d->role != TW_ROLE_LISTENER)
+		tw_count(role_listener);
+	d->role = TW_ROLE_LISTENER;
+	fdt_leave();
+	if (!acting(POLICY_ROLE_BIT(POLICY_LISTENER)) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    policy_match(tw_state.policy, POLICY_LISTENER, (struct sockaddr *)&ss, len, &o) == 0)
+		goto out;
+	if (o.set & POLICY_KEY_BIT(KEY_BACKLOG)) {
+		log_match(fd, "listen", (struct sockaddr *)&ss, &o);
+		if (!tw_state.dry_run) {
+			tw_log(TW_LOG_DEBUG, "fd %d: backlog %d instead of %d", fd, o.backlog, backlog);
+			backlog = o.backlog;
+			tw_count(options_applied);
+		}
+	}
+out:
+	errno = saved;
+	return backlog;
+}
+
+int
+tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct policy_opts o;
+	struct tw_desc *d;
+	unsigned user_set;
+	bool prog_bound, first;
+	int saved = errno;
+
+	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    (!fdt_maybe(fd) && !acting(POLICY_ROLE_BIT(POLICY_CLIENT))))
+		return REAL(connect)(fd, sa, len);
+	if ((d = enter_desc(fd)) == NULL) {
+		errno = saved;
+		return REAL(connect)(fd, sa, len);
+	}
+	/* A non-blocking connect is called again to learn how it ended. */
+	first = d->role != TW_ROLE_CLIENT;
+	if (first) {
+		d->role = TW_ROLE_CLIENT;
+		tw_count(role_client);
+	}
+	user_set = d->user_set;
+	prog_bound = (d->flags & TW_D_PROG_BOUND) != 0;
+	fdt_leave();
+
+	if (!first || !acting(POLICY_ROLE_BIT(POLICY_CLIENT)) ||
+	    policy_match(tw_state.policy, POLICY_CLIENT, sa, len, &o) == 0) {
+		errno = saved;
+		return REAL(connect)(fd, sa, len);
+	}
+	log_match(fd, "connect", sa, &o);
+	if (tw_state.dry_run) {
+		errno = saved;
+		return REAL(connect)(fd, sa, len);
+	}
+	apply_stream(fd, &o, user_set);
+	if (fdt_enter()) {
+		if ((d = fdt_find(fd)) != NULL)
+			remember(d, fd, &o, sa);
+		fdt_leave();
+	}
+	errno = saved;
+	return tw_ports_connect(fd, sa, len, &o, user_set, prog_bound);
+}
+
+void
+tw_on_accept(int lfd, int fd, int flags)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct policy_opts o;
+	struct tw_desc *d, *ld;
+	int family = -1, saved = errno;
+	unsigned user_set;
+
+	if (fdt_maybe(fd))
+		fdt_forget(fd);
+	if (!tracking() || (!fdt_maybe(lfd) && !acting(POLICY_ROLE_BIT(POLICY_ACCEPTED))))
+		return;
+	if (fdt_enter()) {
+		ld = fdt_find(lfd);
+		if (ld != NULL)
+			family = ld->family;
+		fdt_leave();
+	}
+	if (family < 0 && (family = probe_tcp(fd)) < 0)
+		goto out;
+	if (!fdt_enter())
+		goto out;
+	d = fdt_add(fd, family, (flags & SOCK_CLOEXEC) != 0);
+	if (d != NULL) {
+		d->role = TW_ROLE_ACCEPTED;
+		tw_count(sockets_tracked);
+		tw_count(role_accepted);
+	}
+	user_set = d != NULL ? d->user_set : 0;
+	fdt_leave();
+	if (d == NULL || !acting(POLICY_ROLE_BIT(POLICY_ACCEPTED)) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    policy_match(tw_state.policy, POLICY_ACCEPTED, (struct sockaddr *)&ss, len, &o) == 0)
+		goto out;
+	log_match(fd, "accept", (struct sockaddr *)&ss, &o);
+	if (tw_state.dry_run)
+		goto out;
+	apply_stream(fd, &o, user_set);
+	if (fdt_enter()) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof peer;
+
+		if ((d = fdt_find(fd)) != NULL)
+			remember(d, fd, &o, getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 ?
+			    (struct sockaddr *)&peer : NULL);
+		fdt_leave();
+	}
+out:
+	errno = saved;
+}
+
+static int
+key_of_option(int level, int name)
+{
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_REUSEADDR:	return KEY_REUSEADDR;
+		case SO_REUSEPORT:	return KEY_REUSEPORT;
+		case SO_KEEPALIVE:	return KEY_KEEPALIVE;
+		case SO_LINGER:		return KEY_CLOSE;
+		}
+	} else if (level == IPPROTO_TCP) {
+		switch (name) {
+		case TCP_NODELAY:	return KEY_NODELAY;
+		case TCP_KEEPIDLE:
+		case TCP_KEEPINTVL:
+		case TCP_KEEPCNT:	return KEY_KEEPALIVE;
+		case TCP_USER_TIMEOUT:	return KEY_USER_TIMEOUT;
+		case TCP_LINGER2:	return KEY_FIN_TIMEOUT;
+		}
+	}
+	return -1;
+}
+
+bool
+tw_filter_setsockopt(int fd, int level, int name)
+{
+	struct tw_desc *d;
+	bool skip = false;
+	int key = key_of_option(level, name);
+	unsigned bit;
+
+	if (key < 0 || !fdt_enter())
+		return false;
+	bit = POLICY_KEY_BIT(key);
+	if ((d = fdt_find(fd)) != NULL) {
+		if (key == KEY_CLOSE ? d->close_forced : (d->forced & bit) != 0)
+			skip = true;
+		else
+			d->user_set |= (uint16_t)bit;
+	}
+	fdt_leave();
+	if (skip) {
+		tw_count(setsockopt_overridden);
+		tw_log(TW_LOG_DEBUG, "fd %d: program's %s ignored: the policy forces it",
+		    fd, policy_key_name((enum policy_key)key));
+	}
+	return skip;
+}
+
+void
+tw_on_shutdown(int fd, int how)
+{
+	struct tw_desc *d;
+
+	if ((how != SHUT_WR && how != SHUT_RDWR) || !fdt_enter())
+		return;
+	if ((d = fdt_find(fd)) != NULL)
+		d->flags |= TW_D_SHUT_WR;
+	fdt_leave();
+}

@@ -1,0 +1,151 @@
+/*
+ * closer.c - the close strategies of the contract.
+ *
+ *	normal		the program's own close
+ *	abort		SO_LINGER {1,0}: RST, no TIME_WAIT
+ *	abort-if-idle	abort when nothing is unsent, unacknowledged or unread
+ *	linger DUR	SO_LINGER {1,DUR}: close() blocks up to DUR
+ *	graceful	shutdown(SHUT_WR), drain, close: handed to the reaper
+ *	peer-first	wait for the peer's FIN, then a fallback: to the reaper
+ *
+ * Nothing here acts on a socket another descriptor or process still holds,
+ * nor on a descriptor whose socket is no longer the one tracked.
+ */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "closer.h"
+#include "fdtable.h"
+#include "real.h"
+#include "reaper.h"
+#include "shim.h"
+#include "stats.h"
+
+static bool
+same_socket(int fd, uint64_t cookie)
+{
+	uint64_t now = 0;
+	socklen_t len = sizeof now;
+
+	if (cookie == 0)
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &now, &len) < 0)
+		return false;
+	return now == cookie;
+}
+
+static int
+plain_close(int fd, int saved)
+{
+	errno = saved;
+	return REAL(close)(fd);
+}
+
+static int
+close_with(int fd, const struct tw_desc *d, int saved)
+{
+	const struct policy_close *c = d->close;
+
+	if (d->refs > 0 || (d->flags & TW_D_SHARED)) {
+		/* Another descriptor or process still uses it: theirs to finish. */
+		tw_count(close_shared);
+		return plain_close(fd, saved);
+	}
+	if (!same_socket(fd, d->cookie)) {
+		/* Closed behind our back (fclose, syscall) and the number reused. */
+		tw_count(close_stale);
+		tw_log(TW_LOG_DEBUG, "fd %d: no longer the tracked socket; closing as is", fd);
+		return plain_close(fd, saved);
+	}
+	if ((d->user_set & POLICY_KEY_BIT(KEY_CLOSE)) && !d->close_forced) {
+		/* The program chose its own SO_LINGER. */
+		tw_count(close_normal);
+		return plain_close(fd, saved);
+	}
+
+	switch (c->kind) {
+	case CLOSE_NORMAL:
+		tw_count(close_normal);
+		break;
+	case CLOSE_ABORT:
+		tw_count(close_abort);
+		tw_count(rst_sent);
+		tw_set_linger(fd, 1, 0);
+		break;
+	case CLOSE_ABORT_IF_IDLE:
+		if (tw_socket_idle(fd)) {
+			tw_count(close_abort_if_idle);
+			tw_count(rst_sent);
+			tw_set_linger(fd, 1, 0);
+		} else {
+			tw_count(close_abort_if_busy);
+		}
+		break;
+	case CLOSE_LINGER:
+		tw_count(close_linger);
+		tw_set_linger(fd, 1, (int)(c->wait_ms / 1000));
+		break;
+	case CLOSE_GRACEFUL:
+	case CLOSE_PEER_FIRST:
+		if (c->kind == CLOSE_GRACEFUL)
+			tw_count(close_graceful);
+		else
+			tw_count(close_peer_first);
+		if (tw_reaper_take(fd, c, (d->flags & TW_D_SHUT_WR) != 0) == 0) {
+			errno = saved;
+			return 0;
+		}
+		/* No reaper: what it would have done in the end, done now. */
+		if (c->kind == CLOSE_PEER_FIRST &&
+		    (c->fallback == CLOSE_ABORT ||
+		    (c->fallback == CLOSE_ABORT_IF_IDLE && tw_socket_idle(fd)))) {
+			tw_count(rst_sent);
+			tw_set_linger(fd, 1, 0);
+		} else if (!(d->flags & TW_D_SHUT_WR) &&
+		    (c->kind == CLOSE_GRACEFUL || c->fallback == CLOSE_GRACEFUL)) {
+			(void)shutdown(fd, SHUT_WR);
+		}
+		break;
+	}
+	return plain_close(fd, saved);
+}
+
+int
+tw_close(int fd)
+{
+	struct tw_desc d;
+	int saved = errno;
+	bool tracked;
+
+	if (fdt_is_internal(fd)) {
+		/*
+		 * A close-everything loop reached a descriptor of ours.  Report
+		 * success, as if it were closed; the number stays ours.
+		 */
+		return 0;
+	}
+	if (!fdt_enter())
+		return REAL(close)(fd);
+	tracked = fdt_remove(fd, &d);
+	fdt_leave();
+	if (!tracked || d.close == NULL || tw_mode() != TW_MODE_ACTIVE || tw_state.dry_run) {
+		if (tracked && d.close != NULL && tw_state.dry_run) {
+			char how[80];
+			policy_close_format(d.close, how, sizeof how);
+			tw_log(TW_LOG_INFO, "fd %d: close would be %s (dry run)", fd, how);
+		}
+		return plain_close(fd, saved);
+	}
+	return close_with(fd, &d, saved);
+}
+
+void
+tw_untrack(int fd)
+{
+	struct tw_desc d;
+
+	if (!fdt_enter())
+		return;
+	(void)fdt_remove(fd, &d);
+	fdt_leave();
+}

@@ -1,0 +1,271 @@
+/*
+ * fdtable.c - the table of tracked sockets (see fdtable.h).
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "fdtable.h"
+#include "mem.h"
+
+/*
+ * uthash with the shim's allocator (no malloc), a plain hash on the
+ * descriptor number (they are small and dense, so the identity spreads them
+ * perfectly) and an integer compare.
+ */
+#define uthash_malloc(sz)	tw_alloc(sz)
+#define uthash_free(p, sz)	tw_free((p), (sz))
+#define uthash_fatal(msg)	do { } while (0)
+#define HASH_NONFATAL_OOM	1
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = (unsigned)*(const int *)(keyptr))
+#define HASH_KEYCMP(a, b, n)	(*(const int *)(a) != *(const int *)(b))
+#include <uthash.h>
+
+struct tw_fd {
+	int fd;
+	bool cloexec;
+	struct tw_desc *desc;
+	UT_hash_handle hh;
+};
+
+unsigned char tw_fdflag[TW_FLAG_SLOTS];
+unsigned tw_fd_high;
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tw_fd *table;
+
+unsigned tw_fd_live;
+
+static void
+set_flag(int fd, unsigned char flag)
+{
+	unsigned char old;
+
+	if ((unsigned)fd < TW_FLAG_SLOTS) {
+		old = __atomic_exchange_n(&tw_fdflag[fd], flag, __ATOMIC_RELAXED);
+		if (!old && flag)
+			__atomic_add_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+		else if (old && !flag)
+			__atomic_sub_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	/*
+	 * Above the array only tracked sockets exist (the shim keeps its own
+	 * descriptors lower), and link/unlink call this exactly once each.
+	 */
+	if (flag == TW_FD_TRACKED) {
+		__atomic_add_fetch(&tw_fd_high, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+	} else if (flag == TW_FD_NONE) {
+		__atomic_sub_fetch(&tw_fd_high, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+	}
+}
+
+bool
+fdt_enter(void)
+{
+	if (tw_busy)
+		return false;
+	if (tw_foreign_process())
+		return false;
+	tw_busy++;
+	pthread_mutex_lock(&table_lock);
+	return true;
+}
+
+void
+fdt_leave(void)
+{
+	pthread_mutex_unlock(&table_lock);
+	tw_busy--;
+}
+
+static struct tw_fd *
+find_entry(int fd)
+{
+	struct tw_fd *e;
+
+	HASH_FIND_INT(table, &fd, e);
+	return e;
+}
+
+struct tw_desc *
+fdt_find(int fd)
+{
+	struct tw_fd *e = find_entry(fd);
+
+	return e != NULL ? e->desc : NULL;
+}
+
+static void
+release_desc(struct tw_desc *d)
+{
+	if (--d->refs == 0)
+		tw_free(d, sizeof *d);
+}
+
+/* Unlink fd's entry; returns its socket state, which the caller releases. */
+static struct tw_desc *
+unlink_entry(int fd)
+{
+	struct tw_fd *e = find_entry(fd);
+	struct tw_desc *d;
+
+	if (e == NULL)
+		return NULL;
+	HASH_DEL(table, e);
+	d = e->desc;
+	tw_free(e, sizeof *e);
+	set_flag(fd, TW_FD_NONE);
+	return d;
+}
+
+static struct tw_desc *
+link_entry(int fd, struct tw_desc *d, bool cloexec)
+{
+	struct tw_fd *e = tw_alloc(sizeof *e);
+
+	if (e == NULL)
+		return NULL;
+	e->fd = fd;
+	e->cloexec = cloexec;
+	e->desc = d;
+	HASH_ADD_INT(table, fd, e);
+	if (find_entry(fd) != e) {
+		/* uthash could not grow its buckets: stay out of the way. */
+		tw_free(e, sizeof *e);
+		return NULL;
+	}
+	d->refs++;
+	set_flag(fd, TW_FD_TRACKED);
+	return d;
+}
+
+struct tw_desc *
+fdt_add(int fd, int family, bool cloexec)
+{
+	struct tw_desc *old = unlink_entry(fd), *d;
+
+	if (old != NULL)
+		release_desc(old);
+	d = tw_alloc(sizeof *d);
+	if (d == NULL)
+		return NULL;
+	d->family = (uint8_t)family;
+	if (link_entry(fd, d, cloexec) == NULL) {
+		tw_free(d, sizeof *d);
+		return NULL;
+	}
+	return d;
+}
+
+struct tw_desc *
+fdt_share(int oldfd, int newfd, bool cloexec)
+{
+	struct tw_desc *stale = unlink_entry(newfd), *d;
+
+	if (stale != NULL)
+		release_desc(stale);
+	d = fdt_find(oldfd);
+	if (d == NULL)
+		return NULL;
+	return link_entry(newfd, d, cloexec);
+}
+
+bool
+fdt_remove(int fd, struct tw_desc *out)
+{
+	struct tw_desc *d = unlink_entry(fd);
+
+	if (d == NULL)
+		return false;
+	*out = *d;
+	out->refs = d->refs - 1;
+	release_desc(d);
+	return true;
+}
+
+void
+fdt_set_cloexec(int fd, bool cloexec)
+{
+	struct tw_fd *e = find_entry(fd);
+
+	if (e != NULL)
+		e->cloexec = cloexec;
+}
+
+void
+fdt_mark_shared(bool inheritable_only)
+{
+	struct tw_fd *e, *tmp;
+
+	HASH_ITER(hh, table, e, tmp) {
+		if (!inheritable_only || !e->cloexec)
+			e->desc->flags |= TW_D_SHARED;
+	}
+}
+
+unsigned
+fdt_count(void)
+{
+	return HASH_COUNT(table);
+}
+
+unsigned
+fdt_collect(unsigned lo, unsigned hi, int *fds, unsigned max)
+{
+	struct tw_fd *e, *tmp;
+	unsigned n = 0;
+
+	HASH_ITER(hh, table, e, tmp) {
+		if ((unsigned)e->fd >= lo && (unsigned)e->fd <= hi && n < max)
+			fds[n++] = e->fd;
+	}
+	return n;
+}
+
+void
+fdt_set_internal(int fd, bool internal)
+{
+	if (fd < 0 || fd >= TW_FLAG_SLOTS)
+		return;
+	set_flag(fd, internal ? TW_FD_INTERNAL : TW_FD_NONE);
+}
+
+void
+fdt_forget(int fd)
+{
+	struct tw_desc *d;
+
+	if (!fdt_enter())
+		return;
+	d = unlink_entry(fd);
+	if (d != NULL)
+		release_desc(d);
+	fdt_leave();
+}
+
+void
+fdt_prefork(void)
+{
+	tw_busy++;
+	pthread_mutex_lock(&table_lock);
+}
+
+/* After fork() both processes hold every socket: none may be shut down. */
+void
+fdt_postfork_parent(void)
+{
+	fdt_mark_shared(false);
+	pthread_mutex_unlock(&table_lock);
+	tw_busy--;
+}
+
+void
+fdt_postfork_child(void)
+{
+	fdt_mark_shared(false);
+	pthread_mutex_init(&table_lock, NULL);
+	tw_busy--;
+}

@@ -1,0 +1,123 @@
+/*
+ * fdtable.h - the table of tracked TCP sockets, keyed by descriptor.
+ *
+ * Two levels.  A flag byte per descriptor number answers "could this fd be
+ * ours?" without a lock, so close() of a file costs a load and a compare.
+ * Behind it a uthash table maps each tracked descriptor to the state of its
+ * socket (struct tw_desc), which dup'd descriptors share.
+ *
+ * Entries are removed before the real close, never after: the kernel frees
+ * the number during close(), and another thread may be handed it at once.
+ */
+#ifndef TWSHIM_FDTABLE_H
+#define TWSHIM_FDTABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "shim.h"
+
+/* The flag array covers this many descriptors; above it, a counter. */
+#define TW_FLAG_SLOTS	65536
+
+enum tw_fdflag {
+	TW_FD_NONE = 0,
+	TW_FD_TRACKED = 1,	/* a TCP socket of the program */
+	TW_FD_INTERNAL = 2	/* a descriptor the shim itself owns */
+};
+
+enum tw_role {
+	TW_ROLE_NEW = 0,	/* socket() only */
+	TW_ROLE_BOUND,		/* bind() without listen() yet */
+	TW_ROLE_LISTENER,
+	TW_ROLE_CLIENT,
+	TW_ROLE_ACCEPTED
+};
+
+/* tw_desc.flags */
+#define TW_D_SHARED	0x01	/* another process may hold this socket */
+#define TW_D_SHUT_WR	0x02	/* the program sent its FIN with shutdown() */
+#define TW_D_PROG_BOUND	0x04	/* the program called bind() itself */
+#define TW_D_APPLIED	0x08	/* the policy has been applied */
+
+/* The state of one socket, shared by every descriptor of it. */
+struct tw_desc {
+	uint64_t cookie;		/* SO_COOKIE; 0 until the shim acts */
+	const struct policy_close *close; /* NULL: leave close() alone */
+	uint32_t refs;			/* descriptors in this process */
+	uint16_t user_set;		/* POLICY_KEY_BITs the program set itself */
+	uint16_t forced;		/* POLICY_KEY_BITs the policy forces */
+	uint8_t family;
+	uint8_t role;			/* enum tw_role */
+	uint8_t flags;			/* TW_D_* */
+	uint8_t close_forced;
+	uint16_t lport, rport;		/* host order */
+	uint8_t raddr[16];		/* network order, v4 in the first 4 */
+};
+
+extern unsigned char tw_fdflag[TW_FLAG_SLOTS];
+extern unsigned tw_fd_high;	/* tracked descriptors >= TW_FLAG_SLOTS */
+extern unsigned tw_fd_live;	/* tracked and internal descriptors in all */
+
+/* Lock-free: is anything tracked or internal at all? */
+static inline bool
+fdt_count_hint(void)
+{
+	return __atomic_load_n(&tw_fd_live, __ATOMIC_RELAXED) != 0;
+}
+
+/* Lock-free: could fd be tracked or internal?  False means certainly not. */
+static inline bool
+fdt_maybe(int fd)
+{
+	if (TW_LIKELY((unsigned)fd < TW_FLAG_SLOTS))
+		return __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) != 0;
+	return fd >= 0 && __atomic_load_n(&tw_fd_high, __ATOMIC_RELAXED) != 0;
+}
+
+/*
+ * Lock the table for a short, non-blocking piece of work.  Returns false,
+ * without locking, when this thread is already inside the shim (signal
+ * handler) or this process does not own the table (vfork child): the
+ * caller must then pass through.
+ */
+bool fdt_enter(void);
+void fdt_leave(void);
+
+/* All of the following need fdt_enter(). */
+struct tw_desc *fdt_find(int fd);
+/* Track a new socket on fd, replacing whatever stale entry fd had. */
+struct tw_desc *fdt_add(int fd, int family, bool cloexec);
+/* newfd now shares oldfd's socket (dup and friends). */
+struct tw_desc *fdt_share(int oldfd, int newfd, bool cloexec);
+/*
+ * Drop fd's entry.  When fd was tracked, *out gets a copy of the socket's
+ * state with out->refs the number of descriptors still holding it.
+ */
+bool fdt_remove(int fd, struct tw_desc *out);
+void fdt_set_cloexec(int fd, bool cloexec);
+/* Mark every socket (only those on inheritable descriptors, if asked) shared. */
+void fdt_mark_shared(bool inheritable_only);
+unsigned fdt_count(void);
+/* Copy up to max tracked descriptors in [lo, hi] into fds; returns how many. */
+unsigned fdt_collect(unsigned lo, unsigned hi, int *fds, unsigned max);
+
+/* Descriptors the shim owns (log file, reaper), all below TW_FLAG_SLOTS; no lock needed. */
+void fdt_set_internal(int fd, bool internal);
+static inline bool
+fdt_is_internal(int fd)
+{
+	return (unsigned)fd < TW_FLAG_SLOTS &&
+	    __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) == TW_FD_INTERNAL;
+}
+
+/* Clear a stale entry for a number the kernel just handed out. */
+void fdt_forget(int fd);
+
+/* fork() */
+void fdt_prefork(void);
+void fdt_postfork_parent(void);
+void fdt_postfork_child(void);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+ * hooks.c - the exported functions.  Each is a thin door: a cheap test of
+ * whether the shim has anything to do, then either the real function or
+ * the shim's handling of it.  The list lives in hooks.def.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "closer.h"
+#include "fdtable.h"
+#include "real.h"
+#include "reaper.h"
+#include "shim.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC	(1U << 2)
+#endif
+
+/* A fresh number from the kernel: whatever we knew about it is stale. */
+static inline int
+fresh(int fd)
+{
+	if (TW_UNLIKELY(fd >= 0 && fdt_maybe(fd)) && !fdt_is_internal(fd))
+		fdt_forget(fd);
+	return fd;
+}
+
+static int
+fresh_pair(int rc, const int fds[2])
+{
+	if (rc == 0) {
+		fresh(fds[0]);
+		fresh(fds[1]);
+	}
+	return rc;
+}
+
+/* ---- socket life cycle ---- */
+
+TW_EXPORT int
+socket(int domain, int type, int protocol)
+{
+	int fd = REAL(socket)(domain, type, protocol);
+
+	if (fd >= 0) {
+		int saved = errno;
+		tw_on_socket(fd, domain, type, protocol);
+		errno = saved;
+	}
+	return fd;
+}
+
+TW_EXPORT int
+bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (tw_mode() != TW_MODE_OFF)
+		tw_before_bind(fd, sa, len);
+	return REAL(bind)(fd, sa, len);
+}
+
+TW_EXPORT int
+listen(int fd, int backlog)
+{
+	if (tw_mode() != TW_MODE_OFF)
+		backlog = tw_before_listen(fd, backlog);
+	return REAL(listen)(fd, backlog);
+}
+
+TW_EXPORT int
+connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (tw_mode() == TW_MODE_OFF)
+		return REAL(connect)(fd, sa, len);
+	return tw_connect(fd, sa, len);
+}
+
+static int
+after_accept(int lfd, int fd, int flags)
+{
+	if (fd >= 0 && tw_mode() != TW_MODE_OFF)
+		tw_on_accept(lfd, fd, flags);
+	else if (fd >= 0)
+		fresh(fd);
+	return fd;
+}
+
+TW_EXPORT int
+accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return after_accept(fd, REAL(accept)(fd, sa, len), 0);
+}
+
+TW_EXPORT int
+accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	return after_accept(fd, REAL(accept4)(fd, sa, len, flags), flags);
+}
+
+TW_EXPORT int
+setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if (TW_UNLIKELY(fdt_maybe(fd)) && tw_filter_setsockopt(fd, level, name))
+		return 0;
+	return REAL(setsockopt)(fd, level, name, val, len);
+}
+
+TW_EXPORT int
+shutdown(int fd, int how)
+{
+	int saved = errno;
+
+	if (TW_UNLIKELY(fdt_maybe(fd))) {
+		tw_on_shutdown(fd, how);
+		errno = saved;
+	}
+	return REAL(shutdown)(fd, how);
+}
+
+/* ---- closing and duplicating ---- */
+
+TW_EXPORT int
+close(int fd)
+{
+	real_close_fn real = __atomic_load_n(&tw_real.close, __ATOMIC_RELAXED);
+
+	/* The fast path: a descriptor the shim never had, after start-up. */
+	if (TW_LIKELY(!fdt_maybe(fd) && real != NULL))
+		return real(fd);
+	if (!fdt_maybe(fd))
+		return REAL(close)(fd);
+	return tw_close(fd);
+}
+
+/* newfd now holds what oldfd holds; keep the table in step. */
+static int
+after_dup(int oldfd, int newfd, int cloexec)
+{
+	int saved = errno;
+
+	if (newfd < 0)
+		return newfd;
+	if (fdt_maybe(oldfd) || fdt_maybe(newfd)) {
+		if (fdt_enter()) {
+			struct tw_desc stale;
+
+			if (fdt_find(oldfd) != NULL)
+				(void)fdt_share(oldfd, newfd, cloexec != 0);
+			else
+				(void)fdt_remove(newfd, &stale);
+			fdt_leave();
+		}
+	}
+	errno = saved;
+	return newfd;
+}
+
+TW_EXPORT int
+dup(int fd)
+{
+	return after_dup(fd, REAL(dup)(fd), 0);
+}
+
+/*
+ * dup2/dup3 close newfd implicitly.  Its entry goes first (it is still
+ * open, so no other thread can be handed that number meanwhile); a
+ * descriptor of our own there is moved out of the way.
+ */
+static void
+before_replace(int oldfd, int newfd)
+{
+	if (oldfd == newfd || !fdt_maybe(newfd))
+		return;
+	if (fdt_is_internal(newfd))
+		tw_reaper_evict(newfd);
+	else
+		tw_untrack(newfd);
+}
+
+TW_EXPORT int
+dup2(int oldfd, int newfd)
+{
+	before_replace(oldfd, newfd);
+	return after_dup(oldfd, REAL(dup2)(oldfd, newfd), 0);
+}
+
+TW_EXPORT int
+dup3(int oldfd, int newfd, int flags)
+{
+	before_replace(oldfd, newfd);
+	return after_dup(oldfd, REAL(dup3)(oldfd, newfd, flags), flags & O_CLOEXEC);
+}
+
+static int
+do_fcntl(real_fcntl_fn real, int fd, int cmd, void *arg)
+{
+	int rc = real(fd, cmd, arg);
+
+	if (rc < 0 || !fdt_maybe(fd))
+		return rc;
+	switch (cmd) {
+	case F_DUPFD:
+		return after_dup(fd, rc, 0);
+	case F_DUPFD_CLOEXEC:
+		return after_dup(fd, rc, 1);
+	case F_SETFD:
+		if (fdt_enter()) {
+			fdt_set_cloexec(fd, ((long)arg & FD_CLOEXEC) != 0);
+			fdt_leave();
+		}
+		return rc;
+	default:
+		return rc;
+	}
+}
+
+/*
+ * The third argument is an int or a pointer depending on cmd; on every ABI
+ * glibc supports both travel the same way, as glibc's own fcntl assumes.
+ */
+TW_EXPORT int
+fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(REAL(fcntl), fd, cmd, arg);
+}
+
+TW_EXPORT int
+fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl((real_fcntl_fn)REAL(fcntl64), fd, cmd, arg);
+}
+
+/*
+ * close_range() and closefrom(): each tracked socket in the range is closed
+ * through the shim, with its strategy; our own descriptors are stepped
+ * around; the rest goes to the real call in pieces.
+ */
+static int
+close_span(unsigned lo, unsigned hi, int flags)
+{
+	real_close_range_fn real = REAL(close_range);
+
+	if (real == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real(lo, hi, flags);
+}
+
+static int
+shim_close_range(unsigned lo, unsigned hi, int flags)
+{
+	int fds[256];
+	unsigned n, start = lo;
+
+	if (hi < lo) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+		do {
+			n = 0;
+			if (fdt_enter()) {
+				n = fdt_collect(lo, hi, fds, 256);
+				fdt_leave();
+			}
+			for (unsigned i = 0; i < n; i++)
+				(void)tw_close(fds[i]);
+		} while (n == 256);
+	}
+	/* Split around our own descriptors (they are few and below TW_FLAG_SLOTS). */
+	for (unsigned fd = lo; fd <= hi && fd < TW_FLAG_SLOTS; fd++) {
+		if (!fdt_is_internal((int)fd))
+			continue;
+		if (fd > start && close_span(start, fd - 1, flags) < 0)
+			return -1;
+		start = fd + 1;
+		if (fd == hi)
+			return 0;
+	}
+	if (start > hi)
+		return 0;
+	return close_span(start, hi, flags);
+}
+
+TW_EXPORT int
+close_range(unsigned int lo, unsigned int hi, int flags)
+{
+	if (tw_mode() == TW_MODE_OFF && !fdt_count_hint())
+		return close_span(lo, hi, flags);
+	return shim_close_range(lo, hi, flags);
+}
+
+TW_EXPORT void
+closefrom(int lowfd)
+{
+	int saved = errno;
+
+	if (lowfd < 0)
+		lowfd = 0;
+	if (shim_close_range((unsigned)lowfd, ~0U, 0) < 0) {
+		/* No close_range in this kernel: the real closefrom has a fallback. */
+		real_closefrom_fn real = REAL(closefrom);
+		if (real != NULL)
+			real(lowfd);
+	}
+	errno = saved;
+}
+
+TW_EXPORT int
+fclose(FILE *fp)
+{
+	int fd;
+
+	if (fp != NULL && (fd = fileno_unlocked(fp)) >= 0 && TW_UNLIKELY(fdt_maybe(fd)) &&
+	    !fdt_is_internal(fd)) {
+		int saved = errno;
+		/* libc closes it where we cannot see; the entry must go first. */
+		tw_untrack(fd);
+		errno = saved;
+	}
+	return REAL(fclose)(fp);
+}
+
+/* ---- fresh descriptors ---- */
+
+static mode_t
+open_mode(int flags, va_list ap)
+{
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		return (mode_t)va_arg(ap, int);
+	return 0;
+}
+
+TW_EXPORT int
+open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
+	return fresh(REAL(open)(path, flags, mode));
+}
+
+TW_EXPORT int
+open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
+	return fresh(REAL(open64)(path, flags, mode));
+}
+
+TW_EXPORT int
+openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
+	return fresh(REAL(openat)(dirfd, path, flags, mode));
+}
+
+TW_EXPORT int
+openat64(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
+	return fresh(REAL(openat64)(dirfd, path, flags, mode));
+}
+
+TW_EXPORT int
+creat(const char *path, mode_t mode)
+{
+	return fresh(REAL(creat)(path, mode));
+}
+
+TW_EXPORT int
+pipe(int fds[2])
+{
+	return fresh_pair(REAL(pipe)(fds), fds);
+}
+
+TW_EXPORT int
+pipe2(int fds[2], int flags)
+{
+	return fresh_pair(REAL(pipe2)(fds, flags), fds);
+}
+
+TW_EXPORT int
+socketpair(int domain, int type, int protocol, int fds[2])
+{
+	return fresh_pair(REAL(socketpair)(domain, type, protocol, fds), fds);
+}
+
+TW_EXPORT int
+eventfd(unsigned int initval, int flags)
+{
+	return fresh(REAL(eventfd)(initval, flags));
+}
+
+TW_EXPORT int
+epoll_create1(int flags)
+{
+	return fresh(REAL(epoll_create1)(flags));
+}
+
+TW_EXPORT int
+memfd_create(const char *name, unsigned int flags)
+{
+	return fresh(REAL(memfd_create)(name, flags));
+}
+
+/* ---- other processes ---- */
+
+/*
+ * posix_spawn, system and popen start a child that inherits every
+ * descriptor without close-on-exec, and no fork handler runs for them.
+ * From here on such sockets are shared: never shut down, never aborted.
+ */
+static void
+before_spawn(void)
+{
+	int saved = errno;
+
+	if (fdt_count_hint() && fdt_enter()) {
+		fdt_mark_shared(true);
+		fdt_leave();
+	}
+	errno = saved;
+}
+
+TW_EXPORT int
+posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	before_spawn();
+	return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+}
+
+TW_EXPORT int
+posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	before_spawn();
+	return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+}
+
+TW_EXPORT int
+system(const char *command)
+{
+	before_spawn();
+	return REAL(system)(command);
+}
+
+TW_EXPORT FILE *
+popen(const char *command, const char *type)
+{
+	before_spawn();
+	return REAL(popen)(command, type);
+}

@@ -1,0 +1,154 @@
+/*
+ * init.c - start-up, exit and fork: reading the environment, loading the
+ * policy, and keeping the table true across fork().
+ *
+ * Start-up has two phases.  Phase 1, finding the real functions, happens
+ * lazily in whichever hook runs first, even before any constructor (see
+ * real.c).  Phase 2, below, reads the environment and the policy; until it
+ * has run, hooks track sockets but change nothing.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "mem.h"
+#include "real.h"
+#include "reaper.h"
+#include "shim.h"
+#include "stats.h"
+
+static const char *stats_path;
+
+static void
+prefork(void)
+{
+	/* Resolve now: a signal handler in the child must not need dlsym. */
+	real_resolve_all();
+	tw_reaper_prefork();
+	fdt_prefork();
+	tw_mem_prefork();
+}
+
+static void
+postfork_parent(void)
+{
+	tw_mem_postfork_parent();
+	fdt_postfork_parent();
+	tw_reaper_postfork_parent();
+}
+
+static void
+postfork_child(void)
+{
+	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	tw_mem_postfork_child();
+	fdt_postfork_child();
+	tw_reaper_postfork_child();
+}
+
+static struct policy *
+load_policy(struct policy_diag *diag)
+{
+	const char *text = getenv("TWSHIM_POLICY_TEXT");
+	const char *path = getenv("TWSHIM_POLICY");
+
+	if (text != NULL)
+		return policy_parse_string(text, strlen(text), "<inline>", true, diag);
+	if (path != NULL && *path != '\0')
+		return policy_parse_file(path, diag);
+	return policy_parse_string(policy_default_text,
+	    strlen(policy_default_text), "<default>", false, diag);
+}
+
+static void
+report_bad_policy(struct policy_diag *diag)
+{
+	const struct policy_error *first = diag->nerrors > 0 ? &diag->errors[0] : NULL;
+	bool exiting = diag->on_error == POLICY_ON_ERROR_EXIT;
+	const char *outcome = exiting ? "exiting with status 125" :
+	    "running the program without twshim";
+
+	if (first == NULL)
+		tw_log(TW_LOG_ERROR, "policy %s rejected; %s", diag->file, outcome);
+	else if (first->line == 0)
+		tw_log(TW_LOG_ERROR, "policy %s: %s; %s (twshim --check %s lists every error)",
+		    diag->file, first->msg, outcome, diag->file);
+	else
+		tw_log(TW_LOG_ERROR, "policy %s:%u:%u: %s (%u error%s in all); %s "
+		    "(twshim --check %s lists every error)",
+		    diag->file, first->line, first->col, first->msg, diag->nerrors,
+		    diag->nerrors == 1 ? "" : "s", outcome, diag->file);
+}
+
+__attribute__((constructor)) static void
+twshim_init(void)
+{
+	struct policy_diag diag;
+	struct policy *p;
+	const char *level;
+	int saved = errno;
+
+	real_resolve_all();
+	tw_state.program = program_invocation_short_name;
+	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+
+	/* Secure execution: the environment is the attacker's; touch nothing. */
+	if (getauxval(AT_SECURE) != 0) {
+		__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
+		errno = saved;
+		return;
+	}
+
+	level = getenv("TWSHIM_LOG");
+	tw_log_open(level, getenv("TWSHIM_LOG_FILE"));
+	tw_state.dry_run = getenv("TWSHIM_DRY_RUN") != NULL &&
+	    strcmp(getenv("TWSHIM_DRY_RUN"), "1") == 0;
+	stats_path = getenv("TWSHIM_STATS");
+	if (stats_path != NULL && *stats_path == '\0')
+		stats_path = NULL;
+
+	p = load_policy(&diag);
+	if (p == NULL) {
+		report_bad_policy(&diag);
+		if (diag.on_error == POLICY_ON_ERROR_EXIT)
+			_exit(125);
+		policy_diag_free(&diag);
+		__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
+		errno = saved;
+		return;
+	}
+	policy_diag_free(&diag);
+	if ((level == NULL || *level == '\0') && policy_log_level(p) != POLICY_LOG_UNSET)
+		tw_log_level = policy_log_level(p);
+	policy_bind_program(p, tw_state.program);
+	tw_state.policy = p;
+	tw_state.roles = policy_roles(p);
+	tw_reaper_init();
+	pthread_atfork(prefork, postfork_parent, postfork_child);
+	tw_log(TW_LOG_INFO, "policy %s loaded%s", policy_file_name(p),
+	    tw_state.dry_run ? " (dry run: nothing will be changed)" : "");
+	/* Nothing to do for any socket: become a pure pass-through. */
+	__atomic_store_n(&tw_state.mode,
+	    tw_state.roles != 0 || stats_path != NULL ? TW_MODE_ACTIVE : TW_MODE_OFF,
+	    __ATOMIC_RELEASE);
+	errno = saved;
+}
+
+__attribute__((destructor)) static void
+twshim_fini(void)
+{
+	int saved = errno;
+
+	if (tw_mode() != TW_MODE_ACTIVE || tw_foreign_process())
+		return;
+	tw_reaper_flush();
+	if (stats_path != NULL)
+		tw_stats_write(stats_path);
+	errno = saved;
+}

@@ -1,0 +1,93 @@
+/*
+ * log.c - the one logger: "twshim: prog[pid]: message", to stderr or
+ * TWSHIM_LOG_FILE, never stdout.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "real.h"
+#include "shim.h"
+
+int tw_log_level = TW_LOG_WARN;
+static int log_fd = 2;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+int
+tw_log_fd(void)
+{
+	return log_fd;
+}
+
+void
+tw_log_open(const char *level, const char *file)
+{
+	if (level != NULL && *level != '\0') {
+		for (int i = 0; i < 4; i++)
+			if (strcmp(level, level_names[i]) == 0)
+				tw_log_level = i;
+	}
+	if (file != NULL && *file != '\0') {
+		int fd = REAL(open)(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (fd >= 0) {
+			log_fd = fd;
+			/* A program's close-everything loop must not take our log. */
+			fdt_set_internal(fd, true);
+		} else {
+			tw_logf(TW_LOG_WARN, "cannot open log file %s: %s; logging to stderr",
+			    file, strerror(errno));
+		}
+	}
+}
+
+void
+tw_logf(int level, const char *fmt, ...)
+{
+	char line[512];
+	int saved = errno, n, m;
+	va_list ap;
+
+	n = snprintf(line, sizeof line, "twshim: %s[%ld]: %s: ",
+	    tw_state.program != NULL ? tw_state.program : "?",
+	    (long)getpid(), level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if (n > (int)sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	/* One write(2) per line keeps lines from interleaving between threads. */
+	(void)!write(log_fd, line, (size_t)n);
+	errno = saved;
+}
+
+const char *
+tw_addr_str(const struct sockaddr *sa, char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa == NULL) {
+		snprintf(buf, size, "?");
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, size, "(family %d)", sa->sa_family);
+	}
+	return buf;
+}

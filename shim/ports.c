@@ -1,0 +1,418 @@
+/*
+ * ports.c - local port and source address selection (see ports.h).
+ *
+ * Two ways to give a client a port from local_ports:
+ *
+ * - When the range lies inside the system's ip_local_port_range, the
+ *   kernel can do it all: IP_LOCAL_PORT_RANGE (Linux 6.3) narrows the
+ *   search of this one socket, and connect() then skips every 4-tuple in
+ *   use or in TIME_WAIT exactly as it does for the system range.
+ *
+ * - Otherwise (a private pool outside the system range, or an older
+ *   kernel) the shim picks ports itself: bind() with SO_REUSEADDR, so one
+ *   port serves many destinations, after asking the kernel's socket table
+ *   (sock_diag) whether that 4-tuple is free, TIME_WAIT included.  If
+ *   connect() still loses a race for the 4-tuple, the socket is replaced
+ *   under the same descriptor by a fresh one with the same options, and
+ *   the next port is tried.  A used-up range fails with EADDRNOTAVAIL, as
+ *   an exhausted system range does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "ports.h"
+#include "real.h"
+#include "shim.h"
+#include "stats.h"
+
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+static unsigned port_cursor;
+
+static void
+system_range(unsigned *lo, unsigned *hi)
+{
+	char buf[64];
+	int fd = REAL(open)("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	*lo = 32768;
+	*hi = 60999;
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof buf - 1);
+		REAL(close)(fd);
+	}
+	if (n > 0) {
+		buf[n] = '\0';
+		(void)sscanf(buf, "%u %u", lo, hi);
+	}
+}
+
+/* The address to bind: local_address (or any) with `port`, in fd's family. */
+static bool
+local_sockaddr(int family, const struct policy_opts *o, unsigned port,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	bool want_addr = (o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)) != 0;
+
+	memset(ss, 0, sizeof *ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (void *)ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		if (want_addr) {
+			if (o->local_family != AF_INET)
+				return false;
+			memcpy(&in->sin_addr, o->local_addr, 4);
+		}
+		*len = sizeof *in;
+		return true;
+	}
+	struct sockaddr_in6 *in6 = (void *)ss;
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons((uint16_t)port);
+	if (want_addr) {
+		if (o->local_family == AF_INET) {
+			/* An IPv4 source on a dual-stack socket: the mapped form. */
+			in6->sin6_addr.s6_addr[10] = 0xff;
+			in6->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&in6->sin6_addr.s6_addr[12], o->local_addr, 4);
+		} else {
+			memcpy(&in6->sin6_addr, o->local_addr, 16);
+		}
+	}
+	*len = sizeof *in6;
+	return true;
+}
+
+/*
+ * Is the 4-tuple (local port `lport` on fd's bound address, remote sa) in
+ * use, TIME_WAIT included?  Asks sock_diag for that exact socket.  When it
+ * cannot tell, it says free and connect() decides.
+ */
+static bool
+tuple_busy(int family, const struct sockaddr *local, const struct sockaddr *remote)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg;
+	char reply[1024];
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	struct nlmsghdr *h = (void *)reply;
+	bool busy = false;
+	ssize_t n;
+	int s;
+
+	memset(&msg, 0, sizeof msg);
+	msg.nlh.nlmsg_len = sizeof msg;
+	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+	msg.req.sdiag_family = (uint8_t)family;
+	msg.req.sdiag_protocol = IPPROTO_TCP;
+	msg.req.idiag_states = ~0u;
+	msg.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if (family == AF_INET) {
+		const struct sockaddr_in *l = (const void *)local, *r = (const void *)remote;
+		msg.req.id.idiag_sport = l->sin_port;
+		msg.req.id.idiag_dport = r->sin_port;
+		memcpy(msg.req.id.idiag_src, &l->sin_addr, 4);
+		memcpy(msg.req.id.idiag_dst, &r->sin_addr, 4);
+	} else {
+		const struct sockaddr_in6 *l = (const void *)local, *r = (const void *)remote;
+		msg.req.id.idiag_sport = l->sin6_port;
+		msg.req.id.idiag_dport = r->sin6_port;
+		memcpy(msg.req.id.idiag_src, &l->sin6_addr, 16);
+		memcpy(msg.req.id.idiag_dst, &r->sin6_addr, 16);
+	}
+
+	s = REAL(socket)(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (s < 0)
+		return false;
+	if (sendto(s, &msg, sizeof msg, 0, (struct sockaddr *)&nl, sizeof nl) == (ssize_t)sizeof msg &&
+	    (n = recv(s, reply, sizeof reply, 0)) >= (ssize_t)sizeof *h) {
+		/* An answer with the socket: busy.  An error (ENOENT): free. */
+		busy = h->nlmsg_type == SOCK_DIAG_BY_FAMILY;
+	}
+	REAL(close)(s);
+	return busy;
+}
+
+/* Options a program may have set before connect(), carried to a fresh socket. */
+static const struct { int level, name; } carried[] = {
+	{ SOL_SOCKET, SO_REUSEADDR }, { SOL_SOCKET, SO_REUSEPORT },
+	{ SOL_SOCKET, SO_KEEPALIVE }, { SOL_SOCKET, SO_SNDBUF },
+	{ SOL_SOCKET, SO_RCVBUF }, { SOL_SOCKET, SO_PRIORITY },
+	{ SOL_SOCKET, SO_MARK }, { SOL_SOCKET, SO_OOBINLINE },
+	{ IPPROTO_TCP, TCP_NODELAY }, { IPPROTO_TCP, TCP_KEEPIDLE },
+	{ IPPROTO_TCP, TCP_KEEPINTVL }, { IPPROTO_TCP, TCP_KEEPCNT },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT }, { IPPROTO_TCP, TCP_LINGER2 },
+	{ IPPROTO_TCP, TCP_MAXSEG }, { IPPROTO_TCP, TCP_QUICKACK },
+	{ IPPROTO_IP, IP_TOS }, { IPPROTO_IPV6, IPV6_V6ONLY },
+	{ IPPROTO_IPV6, IPV6_TCLASS },
+};
+
+/*
+ * Put a fresh socket, with the old one's options and flags, under fd.
+ * Only for a socket no other descriptor holds.
+ */
+static int
+replace_socket(int fd, int family)
+{
+	struct linger l;
+	socklen_t len;
+	int fresh, v, fl, fdfl;
+
+	fresh = REAL(socket)(family, SOCK_STREAM, IPPROTO_TCP);
+	if (fresh < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++) {
+		len = sizeof v;
+		if (getsockopt(fd, carried[i].level, carried[i].name, &v, &len) == 0 &&
+		    len == sizeof v)
+			(void)REAL(setsockopt)(fresh, carried[i].level, carried[i].name, &v, len);
+	}
+	len = sizeof l;
+	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0)
+		(void)REAL(setsockopt)(fresh, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+	fl = REAL(fcntl)(fd, F_GETFL);
+	fdfl = REAL(fcntl)(fd, F_GETFD);
+	if (fl >= 0)
+		(void)REAL(fcntl)(fresh, F_SETFL, fl);
+	/* dup3 replaces atomically: fd never stops being a socket. */
+	if (REAL(dup3)(fresh, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+		REAL(close)(fresh);
+		return -1;
+	}
+	REAL(close)(fresh);
+	return 0;
+}
+
+static void
+refresh_cookie(int fd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof cookie;
+	struct tw_desc *d;
+
+	(void)getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len);
+	if (fdt_enter()) {
+		if ((d = fdt_find(fd)) != NULL)
+			d->cookie = cookie;
+		fdt_leave();
+	}
+}
+
+static unsigned
+shared_refs(int fd)
+{
+	struct tw_desc *d;
+	unsigned refs = 2;
+
+	if (fdt_enter()) {
+		if ((d = fdt_find(fd)) != NULL)
+			refs = d->refs + ((d->flags & TW_D_SHARED) ? 1 : 0);
+		fdt_leave();
+	}
+	return refs;
+}
+
+static int
+socket_family(int fd)
+{
+	int family = AF_INET;
+	socklen_t len = sizeof family;
+
+	(void)getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
+	return family;
+}
+
+/*
+ * The source address the kernel will pick towards sa, found by routing a
+ * UDP socket there; sock_diag needs the exact 4-tuple.  One entry per
+ * thread is cached: clients tend to talk to one place at a time.
+ */
+static __thread struct {
+	struct sockaddr_storage dst, src;
+	socklen_t len;
+} route_cache __attribute__((tls_model("initial-exec")));
+
+static bool
+same_host(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16) == 0;
+}
+
+static bool
+route_source(int family, const struct sockaddr *sa, socklen_t len,
+    struct sockaddr_storage *src)
+{
+	socklen_t slen = sizeof *src;
+	int u;
+
+	if (route_cache.len != 0 && same_host((struct sockaddr *)&route_cache.dst, sa)) {
+		*src = route_cache.src;
+		return true;
+	}
+	u = REAL(socket)(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (u < 0)
+		return false;
+	if (REAL(connect)(u, sa, len) < 0 ||
+	    getsockname(u, (struct sockaddr *)src, &slen) < 0) {
+		REAL(close)(u);
+		return false;
+	}
+	REAL(close)(u);
+	memcpy(&route_cache.dst, sa, len);
+	route_cache.src = *src;
+	route_cache.len = len;
+	return true;
+}
+
+/* The local address to check: the bound one if local_address says, else the routed one. */
+static void
+check_address(int family, const struct policy_opts *o, const struct sockaddr *sa,
+    socklen_t len, unsigned port, struct sockaddr_storage *out)
+{
+	socklen_t llen;
+
+	local_sockaddr(family, o, port, out, &llen);
+	if (!(o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)) && route_source(family, sa, len, out)) {
+		if (family == AF_INET)
+			((struct sockaddr_in *)out)->sin_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)out)->sin6_port = htons((uint16_t)port);
+	}
+}
+
+static int
+connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
+    const struct policy_opts *o)
+{
+	unsigned lo = o->port_lo, hi = o->port_hi, span = hi - lo + 1;
+	unsigned start = __atomic_fetch_add(&port_cursor, 1, __ATOMIC_RELAXED);
+	int family = socket_family(fd), one = 1, rc;
+	struct sockaddr_storage local, probe;
+	socklen_t llen;
+	char addr[80];
+
+	if (!local_sockaddr(family, o, 0, &local, &llen)) {
+		tw_log(TW_LOG_WARN, "fd %d: local_address does not fit this socket's family; "
+		    "left alone", fd);
+		return REAL(connect)(fd, sa, len);
+	}
+	for (unsigned i = 0; i < span; i++) {
+		unsigned port = lo + (start + i) % span;
+
+		local_sockaddr(family, o, port, &local, &llen);
+		check_address(family, o, sa, len, port, &probe);
+		if (tuple_busy(family, (struct sockaddr *)&probe, sa)) {
+			tw_count(port_retries);
+			continue;
+		}
+		(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0) {
+			if (errno == EADDRINUSE || errno == EACCES) {
+				tw_count(port_retries);
+				continue;
+			}
+			if (errno != EINVAL)
+				return -1;
+			/* Already bound: it was ours from a lost race; start afresh. */
+			if (shared_refs(fd) > 1 || replace_socket(fd, family) < 0)
+				return -1;
+			refresh_cookie(fd);
+			i--;
+			continue;
+		}
+		rc = REAL(connect)(fd, sa, len);
+		if (rc == 0 || errno != EADDRNOTAVAIL) {
+			if (rc == 0 || errno == EINPROGRESS)
+				tw_count(ports_allocated);
+			tw_log(TW_LOG_DEBUG, "fd %d: local port %u for %s", fd, port,
+			    tw_addr_str(sa, addr, sizeof addr));
+			return rc;
+		}
+		/* Lost the 4-tuple between the check and connect(). */
+		tw_count(port_retries);
+		if (shared_refs(fd) > 1 || replace_socket(fd, family) < 0) {
+			errno = EADDRNOTAVAIL;
+			return -1;
+		}
+		refresh_cookie(fd);
+	}
+	tw_count(port_exhausted);
+	tw_log(TW_LOG_WARN, "fd %d: every port in local_ports %u-%u is in use towards %s",
+	    fd, lo, hi, tw_addr_str(sa, addr, sizeof addr));
+	errno = EADDRNOTAVAIL;
+	return -1;
+}
+
+int
+tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
+    const struct policy_opts *o, unsigned user_set, bool prog_bound)
+{
+	unsigned keys = POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
+	unsigned sys_lo, sys_hi, one = 1;
+	struct sockaddr_storage local;
+	socklen_t llen;
+	int family;
+
+	(void)user_set;
+	if (!(o->set & keys) || (prog_bound && !(o->forced & keys)))
+		return REAL(connect)(fd, sa, len);
+	family = socket_family(fd);
+
+	if (o->set & POLICY_KEY_BIT(KEY_LOCAL_PORTS)) {
+		system_range(&sys_lo, &sys_hi);
+		if (o->port_lo >= sys_lo && o->port_hi <= sys_hi) {
+			uint32_t range = o->port_lo | ((uint32_t)o->port_hi << 16);
+
+			if (REAL(setsockopt)(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE,
+			    &range, sizeof range) == 0) {
+				if (o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)) {
+					(void)REAL(setsockopt)(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
+					    &one, sizeof one);
+					if (local_sockaddr(family, o, 0, &local, &llen) &&
+					    REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0)
+						return -1;
+				}
+				tw_count(ports_allocated);
+				return REAL(connect)(fd, sa, len);
+			}
+		}
+		return connect_from_pool(fd, sa, len, o);
+	}
+
+	/* local_address alone: the kernel still picks the port, at connect(). */
+	if (!local_sockaddr(family, o, 0, &local, &llen)) {
+		tw_log(TW_LOG_WARN, "fd %d: local_address does not fit this socket's family; "
+		    "left alone", fd);
+		return REAL(connect)(fd, sa, len);
+	}
+	(void)REAL(setsockopt)(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	if (REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0)
+		return -1;
+	return REAL(connect)(fd, sa, len);
+}

@@ -1,0 +1,482 @@
+/*
+ * reaper.c - the background half of the waiting close strategies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "mem.h"
+#include "real.h"
+#include "reaper.h"
+#include "shim.h"
+#include "stats.h"
+
+struct pending {
+	struct pending *next, *prev;
+	int fd;				/* our duplicate */
+	enum policy_close_kind kind;	/* CLOSE_GRACEFUL or CLOSE_PEER_FIRST */
+	enum policy_close_kind fallback;
+	uint32_t fallback_ms;
+	int64_t deadline_ms;		/* CLOCK_MONOTONIC */
+};
+
+static pthread_mutex_t reaper_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pending *pending_head;
+static unsigned pending_count;
+static int epoll_fd = -1;
+static int wake_fd = -1;
+static bool thread_running;
+static bool exiting;
+static int dup_floor;		/* duplicates go at or above this number */
+static char drain_buf[65536];
+
+static void
+lock(void)
+{
+	tw_busy++;
+	pthread_mutex_lock(&reaper_lock);
+}
+
+static void
+unlock(void)
+{
+	pthread_mutex_unlock(&reaper_lock);
+	tw_busy--;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+tw_set_linger(int fd, int onoff, int secs)
+{
+	struct linger l = { .l_onoff = onoff, .l_linger = secs };
+
+	(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+
+/*
+ * Idle: nothing unsent or unacknowledged, nothing unread, and a state in
+ * which our close would leave TIME_WAIT here.  In CLOSE_WAIT the peer
+ * closed first, a plain close leaves no TIME_WAIT, so no RST is needed.
+ */
+bool
+tw_socket_idle(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	int outq = 0, inq = 0;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return false;
+	if (ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_FIN_WAIT2)
+		return false;
+	if (ioctl(fd, SIOCOUTQ, &outq) < 0 || ioctl(fd, SIOCINQ, &inq) < 0)
+		return false;
+	return outq == 0 && inq == 0;
+}
+
+/* Close a socket the reaper owns, the way `kind` says. */
+static void
+finish(int fd, enum policy_close_kind kind)
+{
+	if (kind == CLOSE_ABORT || (kind == CLOSE_ABORT_IF_IDLE && tw_socket_idle(fd))) {
+		tw_set_linger(fd, 1, 0);
+		tw_count(rst_sent);
+	}
+	fdt_set_internal(fd, false);
+	REAL(close)(fd);
+}
+
+static void
+unlink_pending(struct pending *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		pending_head = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	pending_count--;
+}
+
+static void
+drop(struct pending *p, enum policy_close_kind how)
+{
+	unlink_pending(p);
+	(void)epoll_ctl(epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
+	finish(p->fd, how);
+	tw_free(p, sizeof *p);
+}
+
+/* Peer-first ran out of time: its fallback, which may itself wait. */
+static void
+fall_back(struct pending *p, int64_t now)
+{
+	if (p->fallback == CLOSE_GRACEFUL) {
+		(void)shutdown(p->fd, SHUT_WR);
+		p->kind = CLOSE_GRACEFUL;
+		p->fallback = CLOSE_NORMAL;
+		p->deadline_ms = now + p->fallback_ms;
+		return;
+	}
+	drop(p, p->fallback);
+}
+
+/* Read and discard what the peer sends; true at EOF or error. */
+static bool
+drain(int fd)
+{
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(fd, drain_buf, sizeof drain_buf, MSG_DONTWAIT);
+
+		if (n == 0)
+			return true;
+		if (n < 0)
+			return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+	}
+	return false;	/* a fast sender: come back on the next wake-up */
+}
+
+static void
+readable(struct pending *p)
+{
+	if (!drain(p->fd))
+		return;
+	if (p->kind == CLOSE_PEER_FIRST) {
+		tw_count(peer_first_ok);
+		tw_log(TW_LOG_DEBUG, "peer-first: peer closed first on fd %d", p->fd);
+	} else {
+		tw_count(graceful_eof);
+	}
+	drop(p, CLOSE_NORMAL);
+}
+
+static void
+expire(int64_t now)
+{
+	struct pending *p = pending_head, *next;
+
+	for (; p != NULL; p = next) {
+		next = p->next;
+		if (p->deadline_ms > now)
+			continue;
+		if (p->kind == CLOSE_PEER_FIRST) {
+			tw_count(peer_first_timeout);
+			fall_back(p, now);
+		} else {
+			tw_count(graceful_timeout);
+			drop(p, CLOSE_NORMAL);
+		}
+	}
+}
+
+static int
+next_timeout(int64_t now)
+{
+	int64_t soonest = -1;
+
+	for (struct pending *p = pending_head; p != NULL; p = p->next)
+		if (soonest < 0 || p->deadline_ms < soonest)
+			soonest = p->deadline_ms;
+	if (soonest < 0)
+		return -1;
+	return soonest <= now ? 0 : (int)(soonest - now);
+}
+
+static bool
+still_pending(struct pending *want)
+{
+	for (struct pending *p = pending_head; p != NULL; p = p->next)
+		if (p == want)
+			return true;
+	return false;
+}
+
+static void *
+reaper_main(void *arg)
+{
+	struct epoll_event ev[64];
+	int timeout, n;
+
+	(void)arg;
+	for (;;) {
+		lock();
+		timeout = next_timeout(now_ms());
+		unlock();
+		n = epoll_wait(epoll_fd, ev, 64, timeout);
+		lock();
+		for (int i = 0; i < n; i++) {
+			struct pending *p = ev[i].data.ptr;
+			uint64_t v;
+
+			if (p == NULL) {
+				(void)!read(wake_fd, &v, sizeof v);
+				continue;
+			}
+			/* An earlier event of this batch may have finished it. */
+			if (still_pending(p))
+				readable(p);
+		}
+		expire(now_ms());
+		unlock();
+	}
+	return NULL;
+}
+
+static bool
+start_thread(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc;
+
+	if (thread_running)
+		return true;
+	if (epoll_fd < 0) {
+		epoll_fd = REAL(epoll_create1)(EPOLL_CLOEXEC);
+		wake_fd = REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (epoll_fd < 0 || wake_fd < 0 ||
+		    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+			if (epoll_fd >= 0)
+				REAL(close)(epoll_fd);
+			if (wake_fd >= 0)
+				REAL(close)(wake_fd);
+			epoll_fd = wake_fd = -1;
+			return false;
+		}
+		fdt_set_internal(epoll_fd, true);
+		fdt_set_internal(wake_fd, true);
+	}
+	/* The thread must never take a signal meant for the program. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	rc = pthread_create(&tid, &attr, reaper_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		tw_log(TW_LOG_WARN, "cannot start the reaper thread: %s; closing at once",
+		    strerror(rc));
+		return false;
+	}
+	thread_running = true;
+	return true;
+}
+
+void
+tw_reaper_init(void)
+{
+	struct rlimit rl;
+
+	/*
+	 * Keep our duplicates out of the low numbers a program may count on
+	 * (select() sets, "the next socket is fd 5" tests).
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur >= 256)
+		dup_floor = (int)(rl.rlim_cur - rl.rlim_cur / 4);
+	else
+		dup_floor = 768;
+	/* Our own descriptors must stay where the flag array sees them. */
+	if (dup_floor > TW_FLAG_SLOTS - 4096)
+		dup_floor = TW_FLAG_SLOTS - 4096;
+}
+
+int
+tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
+{
+	struct epoll_event ev;
+	struct pending *p;
+	int dupfd, flags;
+	uint64_t one = 1;
+
+	lock();
+	if (exiting || !start_thread()) {
+		unlock();
+		return -1;
+	}
+	p = tw_alloc(sizeof *p);
+	dupfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
+	if (dupfd < 0)
+		dupfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, 0);
+	if (p == NULL || dupfd < 0) {
+		if (dupfd >= 0)
+			REAL(close)(dupfd);
+		tw_free(p, sizeof *p);
+		unlock();
+		return -1;
+	}
+	fdt_set_internal(dupfd, true);
+	/* The program's number is free from here on. */
+	REAL(close)(fd);
+
+	flags = REAL(fcntl)(dupfd, F_GETFL);
+	if (flags >= 0)
+		(void)REAL(fcntl)(dupfd, F_SETFL, flags | O_NONBLOCK);
+	p->fd = dupfd;
+	p->kind = c->kind;
+	p->fallback = c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_NORMAL;
+	p->fallback_ms = c->fallback_ms;
+	p->deadline_ms = now_ms() + c->wait_ms;
+	if (c->kind == CLOSE_GRACEFUL && !shut_wr_done)
+		(void)shutdown(dupfd, SHUT_WR);
+
+	ev.events = EPOLLIN | EPOLLRDHUP;
+	ev.data.ptr = p;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, dupfd, &ev) < 0) {
+		finish(dupfd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_NORMAL);
+		tw_free(p, sizeof *p);
+		unlock();
+		return 0;
+	}
+	p->next = pending_head;
+	if (pending_head != NULL)
+		pending_head->prev = p;
+	pending_head = p;
+	pending_count++;
+	(void)!write(wake_fd, &one, sizeof one);
+	unlock();
+	return 0;
+}
+
+void
+tw_reaper_flush(void)
+{
+	lock();
+	exiting = true;
+	while (pending_head != NULL) {
+		struct pending *p = pending_head;
+
+		tw_count(reaper_at_exit);
+		if (p->kind == CLOSE_PEER_FIRST && p->fallback == CLOSE_GRACEFUL) {
+			(void)shutdown(p->fd, SHUT_WR);
+			drop(p, CLOSE_NORMAL);
+		} else {
+			drop(p, p->kind == CLOSE_PEER_FIRST ? p->fallback : CLOSE_NORMAL);
+		}
+	}
+	unlock();
+}
+
+unsigned
+tw_reaper_pending(void)
+{
+	return __atomic_load_n(&pending_count, __ATOMIC_RELAXED);
+}
+
+/*
+ * The program dup2()s onto a number the reaper holds: move the duplicate
+ * elsewhere so that the program gets its number and we keep our socket.
+ */
+void
+tw_reaper_evict(int fd)
+{
+	struct epoll_event ev;
+	int moved;
+
+	lock();
+	if (fd == epoll_fd || fd == wake_fd) {
+		moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
+		if (moved >= 0) {
+			/* The epoll instance lives on in `moved`; only the number changes. */
+			fdt_set_internal(moved, true);
+			if (fd == epoll_fd)
+				epoll_fd = moved;
+			else {
+				ev.events = EPOLLIN;
+				ev.data.ptr = NULL;
+				(void)epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+				(void)epoll_ctl(epoll_fd, EPOLL_CTL_ADD, moved, &ev);
+				wake_fd = moved;
+			}
+		}
+		fdt_set_internal(fd, false);
+		unlock();
+		return;
+	}
+	for (struct pending *p = pending_head; p != NULL; p = p->next) {
+		if (p->fd != fd)
+			continue;
+		moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
+		(void)epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		fdt_set_internal(fd, false);
+		if (moved < 0) {
+			unlink_pending(p);
+			tw_free(p, sizeof *p);
+			break;
+		}
+		fdt_set_internal(moved, true);
+		p->fd = moved;
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.ptr = p;
+		(void)epoll_ctl(epoll_fd, EPOLL_CTL_ADD, moved, &ev);
+		break;
+	}
+	unlock();
+}
+
+void
+tw_reaper_prefork(void)
+{
+	lock();
+}
+
+void
+tw_reaper_postfork_parent(void)
+{
+	unlock();
+}
+
+/*
+ * The child has copies of our duplicates, and no reaper thread.  Its
+ * copies must go: the parent's reaper finishes those sockets.
+ */
+void
+tw_reaper_postfork_child(void)
+{
+	while (pending_head != NULL) {
+		struct pending *p = pending_head;
+
+		unlink_pending(p);
+		fdt_set_internal(p->fd, false);
+		REAL(close)(p->fd);
+		tw_free(p, sizeof *p);
+	}
+	if (epoll_fd >= 0) {
+		fdt_set_internal(epoll_fd, false);
+		REAL(close)(epoll_fd);
+	}
+	if (wake_fd >= 0) {
+		fdt_set_internal(wake_fd, false);
+		REAL(close)(wake_fd);
+	}
+	epoll_fd = wake_fd = -1;
+	thread_running = false;
+	pthread_mutex_init(&reaper_lock, NULL);
+	tw_busy--;
+}

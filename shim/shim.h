@@ -1,0 +1,81 @@
+/*
+ * shim.h - state shared by the parts of libtwshim.so.
+ */
+#ifndef TWSHIM_SHIM_H
+#define TWSHIM_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+#define TW_EXPORT	__attribute__((visibility("default")))
+#define TW_LIKELY(x)	__builtin_expect(!!(x), 1)
+#define TW_UNLIKELY(x)	__builtin_expect(!!(x), 0)
+
+/* What the library does, decided once by the constructor. */
+enum tw_mode {
+	TW_MODE_BOOT = 0,	/* constructor not run yet: observe, change nothing */
+	TW_MODE_ACTIVE,		/* a policy is loaded */
+	TW_MODE_OFF		/* secure execution, empty or bad policy: pass through */
+};
+
+struct tw_state {
+	int mode;			/* enum tw_mode, read atomically */
+	bool dry_run;
+	unsigned roles;			/* policy_roles() of the policy */
+	const struct policy *policy;
+	pid_t pid;			/* the process whose table this is */
+	const char *program;
+};
+
+extern struct tw_state tw_state;
+
+static inline int
+tw_mode(void)
+{
+	return __atomic_load_n(&tw_state.mode, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The per-thread guard: nonzero while this thread is inside a critical
+ * section of the shim.  A hook entered again on the same thread (a signal
+ * handler that calls close(), an allocator that opens a file) then passes
+ * straight through instead of waiting on a lock its own thread holds.
+ */
+extern __thread int tw_busy __attribute__((tls_model("initial-exec")));
+
+/*
+ * True when this process is not the one the table belongs to: a vfork()
+ * child, or a child made by _Fork() or clone() where no fork handler ran.
+ * Such a child shares (vfork) or copied (others) the table and must leave
+ * it alone.
+ */
+bool tw_foreign_process(void);
+
+/* Logging: one line per event, "twshim: " first, never to stdout. */
+enum tw_log_level {
+	TW_LOG_ERROR = POLICY_LOG_ERROR,
+	TW_LOG_WARN = POLICY_LOG_WARN,
+	TW_LOG_INFO = POLICY_LOG_INFO,
+	TW_LOG_DEBUG = POLICY_LOG_DEBUG
+};
+
+extern int tw_log_level;
+
+void tw_log_open(const char *level, const char *file);
+void tw_logf(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int tw_log_fd(void);
+
+#define tw_log(level, ...)						\
+	do {								\
+		if (TW_UNLIKELY((level) <= tw_log_level))		\
+			tw_logf((level), __VA_ARGS__);			\
+	} while (0)
+
+/* "1.2.3.4:80" or "[::1]:80" into buf; never fails. */
+const char *tw_addr_str(const struct sockaddr *sa, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * stats.h - per-process counters, written at exit to TWSHIM_STATS.
+ */
+#ifndef TWSHIM_STATS_H
+#define TWSHIM_STATS_H
+
+enum tw_stat {
+#define STAT(name, what) TW_STAT_##name,
+#include "stats.def"
+#undef STAT
+	TW_STAT_COUNT
+};
+
+extern unsigned long tw_stats[TW_STAT_COUNT];
+
+#define tw_count(name)	\
+	__atomic_add_fetch(&tw_stats[TW_STAT_##name], 1, __ATOMIC_RELAXED)
+
+/* Write the counters as key=value lines to path ("%p" becomes the pid). */
+void tw_stats_write(const char *path_template);
+
+#endif
