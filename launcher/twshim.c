@@ -1,0 +1,223 @@
+/*
+ * twshim - run a program with libtwshim.so preloaded, and the tools around
+ * the policy language (--check, --explain, --sysctl, --stats).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "launcher.h"
+#include "policy.h"
+
+#define EXIT_USAGE	125
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: twshim [-p POLICY | -e TEXT] [-v | -q] [--dry-run] [--] COMMAND [ARG...]\n"
+	    "       twshim --check POLICY\n"
+	    "       twshim --explain POLICY ROLE ADDR[:PORT] [PROGRAM]\n"
+	    "       twshim --sysctl\n"
+	    "       twshim --stats FILE\n"
+	    "       twshim --version | --help\n"
+	    "\n"
+	    "Runs COMMAND with libtwshim.so preloaded, so that its TCP sockets are set up\n"
+	    "and closed as the policy says (see twshim.conf(5)).\n"
+	    "\n"
+	    "  -p POLICY     policy file (sets TWSHIM_POLICY)\n"
+	    "  -e TEXT       policy text, ';' between lines (sets TWSHIM_POLICY_TEXT)\n"
+	    "                with neither, TWSHIM_POLICY or TWSHIM_POLICY_TEXT from the\n"
+	    "                environment, else the built-in default policy:\n"
+	    "                  [listener *] reuseaddr = yes; [client *] close = abort-if-idle\n"
+	    "  -v            log what twshim does (TWSHIM_LOG=info) and print the policy\n"
+	    "  -q            only errors, and no warnings from the launcher\n"
+	    "  --dry-run     log what would be done, change nothing (TWSHIM_DRY_RUN=1)\n"
+	    "  --check       validate a policy: exit 0, or print every error and exit 1\n"
+	    "  --explain     print the options a socket of ROLE (client, listener,\n"
+	    "                accepted) at ADDR would get, each with the line that set it;\n"
+	    "                PROGRAM selects 'program =' sections\n"
+	    "  --sysctl      the TCP sysctls twshim replaces, and their per-socket forms\n"
+	    "  --stats FILE  print a TWSHIM_STATS file in readable form\n"
+	    "\n"
+	    "Exit status: COMMAND's own; 125 for a twshim usage or policy error; 126 when\n"
+	    "COMMAND cannot run, 127 when it is not found.\n");
+}
+
+static struct policy *
+load(const char *path, const char *text, struct policy_diag *diag)
+{
+	if (text != NULL)
+		return policy_parse_string(text, strlen(text), "<inline>", true, diag);
+	return policy_parse_file(path, diag);
+}
+
+static int
+cmd_check(const char *path)
+{
+	struct policy_diag diag;
+	struct policy *p = policy_parse_file(path, &diag);
+
+	if (p == NULL) {
+		policy_diag_print(&diag, stderr);
+		fprintf(stderr, "%s: %u error%s\n", path, diag.nerrors,
+		    diag.nerrors == 1 ? "" : "s");
+		policy_diag_free(&diag);
+		return 1;
+	}
+	printf("%s: ok\n", path);
+	policy_diag_free(&diag);
+	policy_free(p);
+	return 0;
+}
+
+static int
+cmd_explain(const char *path, const char *role_s, const char *addr_s, const char *program)
+{
+	struct sockaddr_storage ss;
+	struct policy_diag diag;
+	enum policy_role role;
+	struct policy *p;
+	socklen_t len;
+
+	if (policy_role_parse(role_s, &role) < 0) {
+		fprintf(stderr, "twshim: unknown role '%s' (expected client, listener or accepted)\n",
+		    role_s);
+		return EXIT_USAGE;
+	}
+	if (policy_sockaddr_parse(addr_s, &ss, &len) < 0) {
+		fprintf(stderr, "twshim: '%s' is not an address (ADDR, ADDR:PORT or [V6]:PORT)\n",
+		    addr_s);
+		return EXIT_USAGE;
+	}
+	if ((p = policy_parse_file(path, &diag)) == NULL) {
+		policy_diag_print(&diag, stderr);
+		policy_diag_free(&diag);
+		return EXIT_USAGE;
+	}
+	policy_diag_free(&diag);
+	policy_bind_program(p, program);
+	policy_explain(p, role, (struct sockaddr *)&ss, len, stdout);
+	policy_free(p);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *policy_path = NULL, *policy_text = NULL;
+	bool verbose = false, quiet = false, dry_run = false;
+	struct policy_diag diag;
+	struct policy *p;
+	int i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("twshim %s\n", TWSHIM_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--check") == 0) {
+		if (argc != 3) {
+			fprintf(stderr, "usage: twshim --check POLICY\n");
+			return EXIT_USAGE;
+		}
+		return cmd_check(argv[2]);
+	}
+	if (strcmp(argv[1], "--explain") == 0) {
+		if (argc != 5 && argc != 6) {
+			fprintf(stderr, "usage: twshim --explain POLICY ROLE ADDR[:PORT] [PROGRAM]\n");
+			return EXIT_USAGE;
+		}
+		return cmd_explain(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
+	}
+	if (strcmp(argv[1], "--sysctl") == 0) {
+		print_sysctl_table(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--stats") == 0) {
+		if (argc != 3) {
+			fprintf(stderr, "usage: twshim --stats FILE\n");
+			return EXIT_USAGE;
+		}
+		return print_stats(argv[2], stdout) == 0 ? 0 : 1;
+	}
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(a, "-p") == 0 || strcmp(a, "-e") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "twshim: %s needs an argument\n", a);
+				return EXIT_USAGE;
+			}
+			if (policy_path != NULL || policy_text != NULL) {
+				fprintf(stderr, "twshim: give one policy: -p FILE or -e TEXT\n");
+				return EXIT_USAGE;
+			}
+			if (a[1] == 'p')
+				policy_path = argv[++i];
+			else
+				policy_text = argv[++i];
+		} else if (strcmp(a, "-v") == 0) {
+			verbose = true;
+		} else if (strcmp(a, "-q") == 0) {
+			quiet = true;
+		} else if (strcmp(a, "--dry-run") == 0) {
+			dry_run = true;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "twshim: unknown option '%s' (twshim --help)\n", a);
+			return EXIT_USAGE;
+		} else {
+			break;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "twshim: no command to run (twshim --help)\n");
+		return EXIT_USAGE;
+	}
+	if (verbose && quiet) {
+		fprintf(stderr, "twshim: -v and -q do not go together\n");
+		return EXIT_USAGE;
+	}
+
+	/* A bad policy stops here, before the program runs at all. */
+	if (policy_path != NULL || policy_text != NULL) {
+		p = load(policy_path, policy_text, &diag);
+		if (p == NULL) {
+			policy_diag_print(&diag, stderr);
+			policy_diag_free(&diag);
+			return EXIT_USAGE;
+		}
+		if (verbose) {
+			fprintf(stderr, "twshim: effective policy:\n");
+			policy_dump(p, stderr);
+		}
+		policy_diag_free(&diag);
+		policy_free(p);
+	} else if (verbose && getenv("TWSHIM_POLICY") == NULL &&
+	    getenv("TWSHIM_POLICY_TEXT") == NULL) {
+		fprintf(stderr, "twshim: effective policy (built-in default):\n%s",
+		    policy_default_text);
+	}
+
+	if (prepare_environment(policy_path, policy_text, verbose, quiet, dry_run) < 0)
+		return EXIT_USAGE;
+	if (!quiet)
+		warn_if_unaffected(argv[i]);
+	execvp(argv[i], &argv[i]);
+	fprintf(stderr, "twshim: cannot run %s: %s\n", argv[i], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
