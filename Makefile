@@ -1,0 +1,177 @@
+# twshim - per-program TCP close and port policy, by LD_PRELOAD.
+#
+# make			library and launcher, in build/
+# make test		unit, integration, sanitizer and stress tests (as root)
+# make demo		TIME_WAIT and port exhaustion, without and with twshim
+# make bench		costs, in instructions and connections per second
+# make fuzz		fuzz the policy parser (FUZZ_SECONDS=600)
+# make install		PREFIX=/usr/local DESTDIR=
+
+VERSION = 0.1.0
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/twshim
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+WERROR ?= -Werror
+
+# The project's own flags; CFLAGS and LDFLAGS stay the user's.
+TW_CFLAGS = -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wno-unused-result \
+	-D_GNU_SOURCE -fPIC -fvisibility=hidden -Ipolicy -Ishim \
+	-DTWSHIM_VERSION='"$(VERSION)"' -DTWSHIM_LIBDIR='"$(LIBDIR)"'
+
+B = build
+
+POLICY_SRC = $(sort $(wildcard policy/*.c))
+SHIM_SRC = $(sort $(wildcard shim/*.c))
+# The parts of the shim that need no hooks around them, for unit tests.
+CORE_SRC = shim/fdtable.c shim/mem.c shim/state.c
+LAUNCHER_SRC = $(sort $(wildcard launcher/*.c))
+UNIT_SRC = $(sort $(wildcard tests/unit/*.c))
+HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))
+EXAMPLE_SRC = $(sort $(wildcard examples/*.c))
+
+obj = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
+
+POLICY_OBJ = $(call obj,o,$(POLICY_SRC))
+SHIM_OBJ = $(call obj,o,$(SHIM_SRC))
+LAUNCHER_OBJ = $(call obj,o,$(LAUNCHER_SRC))
+HELPERS = $(patsubst tests/helpers/%.c,$(B)/helpers/%,$(HELPER_SRC))
+EXAMPLES = $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
+
+HEADERS = $(wildcard policy/*.h shim/*.h shim/*.def)
+
+all: $(B)/libtwshim.so $(B)/twshim $(EXAMPLES)
+
+$(B)/o/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/libtwshim.map: shim/hooks.def shim/mkmap.sh
+	@mkdir -p $(@D)
+	sh shim/mkmap.sh shim/hooks.def > $@
+
+$(B)/libtwshim.so: $(SHIM_OBJ) $(POLICY_OBJ) $(B)/libtwshim.map
+	$(CC) -shared -Wl,-soname,libtwshim.so -Wl,--version-script=$(B)/libtwshim.map \
+		-Wl,-z,now -Wl,-z,relro $(LDFLAGS) -o $@ $(SHIM_OBJ) $(POLICY_OBJ) -ldl -lpthread
+
+$(B)/twshim: $(LAUNCHER_OBJ) $(POLICY_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(LAUNCHER_OBJ) $(POLICY_OBJ)
+
+$(B)/examples/%: examples/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+$(B)/helpers/%: tests/helpers/%.c tests/helpers/helper.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread -ldl
+
+# Helper libraries loaded by the tests (a constructor that opens sockets, ...).
+$(B)/helpers/lib%.so: tests/helpers/lib%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -fPIC -shared $(CFLAGS) -o $@ $<
+
+HELPER_LIBS = $(patsubst tests/helpers/lib%.c,$(B)/helpers/lib%.so,$(wildcard tests/helpers/lib*.c))
+HELPERS := $(filter-out $(B)/helpers/lib% $(B)/helpers/ctorprog,$(HELPERS)) $(B)/helpers/ctorprog
+
+# A program whose library's constructor makes a socket before ours runs.
+$(B)/helpers/ctorprog: tests/helpers/ctorprog.c $(B)/helpers/libctor.so
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE $(CFLAGS) -o $@ $< \
+		-Wl,--no-as-needed -L$(B)/helpers -lctor -Wl,-rpath,'$$ORIGIN'
+
+
+# ---- tests ----
+
+$(B)/unit_tests: $(UNIT_SRC) $(POLICY_SRC) $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -Ipolicy -Ishim -g -O1 \
+		-fsanitize=address,undefined -fno-omit-frame-pointer \
+		$(UNIT_SRC) $(POLICY_SRC) $(CORE_SRC) -o $@ -lcriterion -lpthread
+
+# The shim built with ASan+UBSan, preloaded after libasan by the integration suite.
+$(B)/asan/libtwshim.so: $(SHIM_SRC) $(POLICY_SRC) $(HEADERS) $(B)/libtwshim.map
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-shared -Wl,-soname,libtwshim.so -Wl,--version-script=$(B)/libtwshim.map \
+		-o $@ $(SHIM_SRC) $(POLICY_SRC) -ldl -lpthread
+
+# Threaded stress test with the whole shim linked in, under ThreadSanitizer.
+$(B)/tsan/stress: tests/stress/stress.c $(SHIM_SRC) $(POLICY_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) -fno-PIC -fvisibility=default -g -O1 -fsanitize=thread \
+		tests/stress/stress.c $(SHIM_SRC) $(POLICY_SRC) -o $@ -ldl -lpthread
+
+$(B)/stress: tests/stress/stress.c $(SHIM_SRC) $(POLICY_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) -g -O2 tests/stress/stress.c $(SHIM_SRC) $(POLICY_SRC) -o $@ -ldl -lpthread
+
+$(B)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Ipolicy -fsanitize=fuzzer,address,undefined \
+		tests/fuzz/fuzz_policy.c $(POLICY_SRC) -o $@
+
+test-build: all $(B)/unit_tests $(HELPERS) $(HELPER_LIBS) $(B)/asan/libtwshim.so $(B)/tsan/stress $(B)/stress
+
+FUZZ_SECONDS ?= 600
+
+test: deps
+	@$(MAKE) --no-print-directory test-build
+	@sh tests/run-all.sh $(B)
+
+unit: $(B)/unit_tests
+	$(B)/unit_tests
+
+fuzz: deps $(B)/fuzz_policy
+	@mkdir -p $(B)/fuzz-corpus
+	$(B)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-artifact_prefix=$(B)/ $(B)/fuzz-corpus tests/fuzz/corpus
+
+demo: deps all
+	@sh examples/demo.sh $(B)
+
+$(B)/bench/benchops: tests/bench/benchops.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $<
+
+$(B)/bench/legacy_client_native: examples/legacy_client.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -DNATIVE_ABORT $(CFLAGS) -o $@ $<
+
+bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native
+	@sh tests/bench/bench.sh $(B)
+
+# Debian packages the build, the tests, the demo and the benchmarks use.
+DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
+	valgrind iproute2 socat netcat-openbsd curl python3 strace libcap2-bin \
+	util-linux procps libsocket-wrapper libkeepalive0
+
+deps:
+	@sh tests/deps.sh $(DEBS)
+
+# ---- install ----
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)/examples
+	install -m 755 $(B)/twshim $(DESTDIR)$(BINDIR)/twshim
+	install -m 755 $(B)/libtwshim.so $(DESTDIR)$(LIBDIR)/libtwshim.so
+	install -m 644 man/twshim.1 $(DESTDIR)$(MANDIR)/man1/twshim.1
+	install -m 644 man/twshim.conf.5 $(DESTDIR)$(MANDIR)/man5/twshim.conf.5
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 644 examples/policies/* $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/twshim $(DESTDIR)$(LIBDIR)/libtwshim.so \
+		$(DESTDIR)$(MANDIR)/man1/twshim.1 $(DESTDIR)$(MANDIR)/man5/twshim.conf.5
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all test test-build unit fuzz demo bench deps install uninstall clean

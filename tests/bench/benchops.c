@@ -1,0 +1,94 @@
+/*
+ * benchops OP N - repeat one operation N times, for instruction counting
+ * under callgrind (bare and preloaded; the difference over two values of N
+ * is the shim's cost per call) and for the scale measurements.
+ *
+ *	close N		close() of a file descriptor (made without hooks)
+ *	socket N	socket() + close() of a TCP socket
+ *	connect N	socket() + connect() + close() to a listener in-process
+ *	lookup N HELD	setsockopt() N times on one of HELD tracked sockets
+ *	hold N		open N TCP sockets and print how much VmRSS grew
+ */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static long
+rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
+int
+main(int argc, char **argv)
+{
+	long n = argc > 2 ? atol(argv[2]) : 1000;
+	const char *op = argc > 1 ? argv[1] : "close";
+	int one = 1;
+
+	if (strcmp(op, "close") == 0) {
+		int base = open("/dev/null", O_RDONLY);
+		for (long i = 0; i < n; i++) {
+			int fd = (int)syscall(SYS_dup, base);
+			close(fd);
+		}
+	} else if (strcmp(op, "socket") == 0) {
+		for (long i = 0; i < n; i++)
+			close(socket(AF_INET, SOCK_STREAM, 0));
+	} else if (strcmp(op, "connect") == 0) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof sa;
+		int l = socket(AF_INET, SOCK_STREAM, 0);
+		bind(l, (struct sockaddr *)&sa, sizeof sa);
+		listen(l, 128);
+		getsockname(l, (struct sockaddr *)&sa, &len);
+		for (long i = 0; i < n; i++) {
+			int s = socket(AF_INET, SOCK_STREAM, 0);
+			connect(s, (struct sockaddr *)&sa, sizeof sa);
+			int a = (int)syscall(SYS_accept4, l, NULL, NULL, 0);
+			syscall(SYS_close, a);
+			close(s);
+		}
+	} else if (strcmp(op, "lookup") == 0 || strcmp(op, "hold") == 0) {
+		long held = strcmp(op, "hold") == 0 ? n : argc > 3 ? atol(argv[3]) : 10;
+		struct rlimit rl = { (rlim_t)held + 100, (rlim_t)held + 100 };
+		long before, after;
+		int s = -1;
+
+		setrlimit(RLIMIT_NOFILE, &rl);
+		before = rss_kb();
+		for (long i = 0; i < held; i++)
+			if ((s = socket(AF_INET, SOCK_STREAM, 0)) < 0) {
+				perror("benchops: socket");
+				return 1;
+			}
+		after = rss_kb();
+		if (strcmp(op, "hold") == 0) {
+			printf("held %ld sockets: VmRSS grew by %ld kB\n", held, after - before);
+			return 0;
+		}
+		for (long i = 0; i < n; i++)
+			setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	} else {
+		fprintf(stderr, "benchops: unknown op %s\n", op);
+		return 2;
+	}
+	return 0;
+}

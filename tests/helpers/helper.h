@@ -1,0 +1,20 @@
+/* helper.h - small things the test helpers share. */
+#ifndef TWSHIM_TEST_HELPER_H
+#define TWSHIM_TEST_HELPER_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define die(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(99); } while (0)
+
+static inline long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+#endif

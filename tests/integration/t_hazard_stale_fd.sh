@@ -1,0 +1,25 @@
+# A tracked socket closed where no hook sees it (syscall(SYS_close)), its
+# number reused by a socket made by a raw system call: the shim's stale
+# entry must not act on the new socket.  The identity check (SO_COOKIE)
+# makes close() of it a plain close: an orderly EOF and TIME_WAIT, no RST.
+. tests/integration/lib.sh
+
+sysctl -qw net.ipv4.tcp_tw_reuse=0
+echo_server 127.0.0.1 7060 "$T/server.log"
+with_shim '[client *];close = abort' env TWSHIM_STATS="$T/stats" \
+    "$B/helpers/rawops" 7060 >"$T/out" 2>&1
+cat "$T/out" "$T/stats"
+a=$(sed -n 's/.*tracked fd \([0-9]*\),.*/\1/p' "$T/out")
+b=$(sed -n 's/.*as fd \([0-9]*\)$/\1/p' "$T/out")
+assert_eq "$a" "$b" "the number was reused"
+assert_eq "$(stat_of close_stale "$T/stats")" 1 "the stale entry was recognised"
+sleep 0.2
+assert_eq "$(grep -c '^eof' "$T/server.log")" 1 "the reused socket closed in order"
+assert_eq "$(tw_count "dport = :7060")" 1 "and kept its TIME_WAIT (no abort)"
+
+# fclose(fdopen(s)): libc closes inside; the entry goes first, no stale use.
+with_shim '[client *];close = graceful' env TWSHIM_STATS="$T/stats2" "$OPS" \
+    sock a , connect a 127.0.0.1 7060 , fclose a , pipe p , close p >"$T/out2" 2>&1
+cat "$T/out2"
+assert_eq "$(stat_of tracked_at_exit "$T/stats2")" 0 "nothing left tracked"
+assert_eq "$(stat_of close_graceful "$T/stats2")" 0 "no strategy ran on the pipe"

@@ -1,0 +1,25 @@
+# vfork() children share the parent's memory, table included: a child's
+# close() must not untrack the parent's socket.  posix_spawn/system/popen
+# children inherit sockets without fork handlers running: the parent's
+# close must then not shut the socket down under the child.
+. tests/integration/lib.sh
+
+sysctl -qw net.ipv4.tcp_tw_reuse=0
+echo_server 127.0.0.1 7061 "$T/server.log"
+with_shim '[client *];close = abort-if-idle' env TWSHIM_STATS="$T/stats" "$OPS" \
+    sock a , connect a 127.0.0.1 7061 , write a hi\n , readline a , vfork_close a , \
+    write a again\n , readline a , close a >"$T/out" 2>&1
+cat "$T/out" "$T/stats"
+assert_eq "$(grep -c 'readline: ok' "$T/out")" 2 "the parent's socket works after the vfork child"
+assert_eq "$(stat_of close_abort_if_idle "$T/stats")" 1 "still tracked: the strategy ran"
+
+# system("sleep 1 &") inherits the socket; graceful would shut it down.
+with_shim '[client *];close = graceful 1s' env TWSHIM_STATS="$T/stats2" "$OPS" \
+    sock a , connect a 127.0.0.1 7061 , spawn_hold a 1000 , close a >"$T/out2" 2>&1
+cat "$T/out2" "$T/stats2"
+assert_eq "$(stat_of close_shared "$T/stats2")" 1 "the close saw the socket as shared"
+assert_eq "$(stat_of close_graceful "$T/stats2")" 0 "and did not shut it down"
+sleep 0.2
+assert_eq "$(grep -c '^eof 0' "$T/server.log")" 0 "the child still holds the connection"
+sleep 1.2
+assert_eq "$(grep -c '^eof 0' "$T/server.log")" 1 "closed once the child exited"

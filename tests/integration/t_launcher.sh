@@ -1,0 +1,41 @@
+# The launcher: exit codes, LD_PRELOAD kept, policy errors stop before the
+# program, warnings for programs the library cannot reach.
+. tests/integration/lib.sh
+
+"$TW" --version | grep -q "^twshim " || fail "--version"
+"$TW" --help | grep -q "usage: twshim" || fail "--help"
+"$TW" sh -c 'exit 7'; assert_eq $? 7 "the command's own exit status"
+"$TW" /nonexistent/prog 2>/dev/null; assert_eq $? 127 "command not found"
+"$TW" /etc/passwd 2>/dev/null; assert_eq $? 126 "command not executable"
+"$TW" --bogus true 2>/dev/null; assert_eq $? 125 "usage error"
+"$TW" -e '[client *];close = sometimes' true 2>"$T/err"; assert_eq $? 125 "policy error"
+assert_has "$T/err" "<inline>:2:9:" "the error names line and column"
+
+# LD_PRELOAD: prepended, the previous value kept.
+LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 "$TW" sh -c 'echo "$LD_PRELOAD"' >"$T/pre"
+grep -q "libtwshim.so:/lib/x86_64-linux-gnu/libm.so.6$" "$T/pre" || fail "LD_PRELOAD: $(cat "$T/pre")"
+# Variables reach the program.
+"$TW" -v --dry-run -e '[client *];close = abort' sh -c 'echo "$TWSHIM_LOG $TWSHIM_DRY_RUN $TWSHIM_POLICY_TEXT"' \
+    >"$T/env" 2>"$T/v"
+assert_has "$T/env" "info 1 [client *];close = abort" "environment"
+assert_has "$T/v" "close = abort" "-v prints the policy"
+
+# A statically linked program: warned about, run all the same.
+printf 'int main(void){return 3;}\n' >"$T/s.c"
+cc -static -o "$T/static" "$T/s.c"
+"$TW" "$T/static" 2>"$T/warn"; assert_eq $? 3 "static program ran"
+assert_has "$T/warn" "statically linked" "static warning"
+"$TW" -q "$T/static" 2>"$T/quiet"; [ -s "$T/quiet" ] && fail "-q must silence the warning"
+# setuid.
+cp /bin/true "$T/suid"; chmod 4755 "$T/suid"
+"$TW" "$T/suid" 2>"$T/warn2"; assert_has "$T/warn2" "setuid" "setuid warning"
+
+# --check, --explain, --sysctl.
+printf '[client 10.0.0.0/8:6379]\nclose = abort-if-idle\nlocal_ports = 20000-29999\n' >"$T/p.conf"
+"$TW" --check "$T/p.conf" >/dev/null || fail "--check of a good file"
+"$TW" --explain "$T/p.conf" client 10.1.2.3:6379 >"$T/ex"
+cat "$T/ex"
+assert_has "$T/ex" "close = abort-if-idle" "--explain shows the strategy"
+assert_has "$T/ex" "p.conf:2" "with its line"
+assert_has "$T/ex" "local_ports = 20000-29999" "and the port range"
+"$TW" --sysctl | grep -q "tcp_fin_timeout" || fail "--sysctl"

@@ -1,0 +1,140 @@
+/*
+ * stress - threads hammering socket/dup/dup2/fcntl/close/open with the
+ * shim linked into the program (so ThreadSanitizer sees all of it).
+ *
+ *	stress THREADS ITERATIONS
+ *
+ * Every thread checks, after each step, that the table agrees with the
+ * kernel about the descriptors it owns.  At the end the table must be
+ * empty and the process must hold the descriptors it started with.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+
+static long iterations;
+static int listen_port;
+static unsigned long mismatches;
+
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
+}
+
+static bool
+tracked(int fd)
+{
+	bool found = false;
+
+	if (fdt_enter()) {
+		found = fdt_find(fd) != NULL;
+		fdt_leave();
+	}
+	return found;
+}
+
+static void
+expect(bool ok, const char *what, long i)
+{
+	if (!ok && __atomic_fetch_add(&mismatches, 1, __ATOMIC_RELAXED) < 10)
+		fprintf(stderr, "stress: iteration %ld: %s\n", i, what);
+}
+
+static void *
+worker(void *arg)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	long id = (long)arg;
+
+	sa.sin_port = htons((unsigned short)listen_port);
+	for (long i = 0; i < iterations; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		int f = open("/dev/null", O_RDONLY);
+		int d, e;
+
+		if (s < 0 || f < 0) {
+			expect(false, strerror(errno), i);
+			break;
+		}
+		expect(tracked(s), "new socket not tracked", i);
+		if (i % 64 == id) {
+			/* Non-blocking: a full backlog must not stall the storm. */
+			(void)fcntl(s, F_SETFL, O_NONBLOCK);
+			(void)connect(s, (struct sockaddr *)&sa, sizeof sa);
+		}
+		d = dup(s);
+		expect(tracked(d), "dup not tracked", i);
+		/* dup2 the socket over the file, then the file's number is the socket's. */
+		e = dup2(s, f);
+		expect(e == f && tracked(f), "dup2 target not tracked", i);
+		close(s);
+		expect(tracked(d) && tracked(f), "closing one copy untracked the others", i);
+		close(d);
+		s = fcntl(f, i % 2 ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+		expect(tracked(s), "F_DUPFD not tracked", i);
+		close(f);
+		close(s);
+		/* The numbers are free again; a file in their place is not a socket. */
+		f = open("/dev/null", O_RDONLY);
+		expect(!tracked(f), "a fresh file inherited a socket's entry", i);
+		close(f);
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	int threads = argc > 1 ? atoi(argv[1]) : 4;
+	pthread_t tid[64];
+	int lfd, before, after;
+	unsigned left;
+
+	iterations = argc > 2 ? atol(argv[2]) : 100000;
+	if (threads < 1 || threads > 64)
+		threads = 4;
+	/* A listener whose backlog absorbs the connects; nothing accepts. */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 4096) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0) {
+		perror("stress: listener");
+		return 1;
+	}
+	listen_port = ntohs(sa.sin_port);
+	before = count_fds();
+	for (int t = 0; t < threads; t++)
+		pthread_create(&tid[t], NULL, worker, (void *)(long)t);
+	for (int t = 0; t < threads; t++)
+		pthread_join(tid[t], NULL);
+	after = count_fds();
+	if (fdt_enter()) {
+		left = fdt_count();
+		fdt_leave();
+	} else {
+		left = ~0u;
+	}
+	close(lfd);
+	printf("stress: %d threads x %ld iterations: %lu mismatches, %u entries left "
+	    "(the listener is 1), descriptors %d before, %d after\n",
+	    threads, iterations, mismatches, left, before, after);
+	return mismatches == 0 && left == 1 && before == after ? 0 : 1;
+}
