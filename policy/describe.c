@@ -1,0 +1,155 @@
+/*
+ * describe.c - policies and decisions in words: --explain, the -v dump,
+ * and the names of things.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policy_impl.h"
+
+static const char *const close_names[] = {
+	"normal", "abort", "abort-if-idle", "linger", "graceful", "peer-first",
+};
+
+const char *
+policy_close_name(enum policy_close_kind kind)
+{
+	return (unsigned)kind < 6 ? close_names[kind] : "?";
+}
+
+int
+policy_close_format(const struct policy_close *c, char *buf, size_t size)
+{
+	char d1[32], d2[32];
+
+	switch (c->kind) {
+	case CLOSE_LINGER:
+		format_duration(c->wait_ms, d1, sizeof d1);
+		return snprintf(buf, size, "linger %s", d1);
+	case CLOSE_GRACEFUL:
+		format_duration(c->wait_ms, d1, sizeof d1);
+		return snprintf(buf, size, "graceful %s", d1);
+	case CLOSE_PEER_FIRST:
+		format_duration(c->wait_ms, d1, sizeof d1);
+		if (c->fallback == CLOSE_NORMAL)
+			return snprintf(buf, size, "peer-first %s", d1);
+		if (c->fallback == CLOSE_GRACEFUL) {
+			format_duration(c->fallback_ms, d2, sizeof d2);
+			return snprintf(buf, size, "peer-first %s then graceful %s", d1, d2);
+		}
+		return snprintf(buf, size, "peer-first %s then %s", d1,
+		    policy_close_name(c->fallback));
+	default:
+		return snprintf(buf, size, "%s", policy_close_name(c->kind));
+	}
+}
+
+int
+policy_sockaddr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *port = NULL, *colon;
+	unsigned long p = 0;
+	size_t n;
+
+	memset(ss, 0, sizeof *ss);
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || (size_t)(close - s - 1) >= sizeof host)
+			return -1;
+		n = (size_t)(close - s - 1);
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return -1;
+	} else if ((colon = strchr(s, ':')) != NULL && strchr(colon + 1, ':') == NULL) {
+		n = (size_t)(colon - s);
+		if (n >= sizeof host)
+			return -1;
+		memcpy(host, s, n);
+		host[n] = '\0';
+		port = colon + 1;
+	} else {
+		if (strlen(s) >= sizeof host)
+			return -1;
+		strcpy(host, s);
+	}
+	if (port != NULL && value_uint(port, 0, 65535, &p) < 0)
+		return -1;
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)p);
+		*len = sizeof *in;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p);
+		*len = sizeof *in6;
+		return 0;
+	}
+	return -1;
+}
+
+void
+policy_explain(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
+    socklen_t salen, FILE *out)
+{
+	struct policy_opts o;
+	char value[128], line[192], addr[INET6_ADDRSTRLEN + 16] = "?";
+
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr);
+		snprintf(addr + strlen(addr), sizeof addr - strlen(addr), ":%u", ntohs(in->sin_port));
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		addr[0] = '[';
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr + 1, sizeof addr - 1);
+		snprintf(addr + strlen(addr), sizeof addr - strlen(addr), "]:%u",
+		    ntohs(in6->sin6_port));
+	}
+	if (policy_match(p, role, sa, salen, &o) == 0) {
+		fprintf(out, "no rule applies to %s %s; twshim leaves such sockets alone\n",
+		    policy_role_name(role), addr);
+		return;
+	}
+	for (int k = 0; k < KEY_COUNT; k++) {
+		if (!(o.set & POLICY_KEY_BIT(k)))
+			continue;
+		format_value(&o, o.close, (enum policy_key)k, value, sizeof value);
+		snprintf(line, sizeof line, "%s = %s", policy_key_name((enum policy_key)k), value);
+		fprintf(out, "%-44s # %s:%u\n", line, p->file, o.line[k]);
+	}
+}
+
+void
+policy_dump(const struct policy *p, FILE *out)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	char pat[96], value[128];
+
+	if (p->log_level != POLICY_LOG_UNSET)
+		fprintf(out, "log = %s\n", levels[p->log_level]);
+	if (p->on_error == POLICY_ON_ERROR_EXIT)
+		fprintf(out, "on_error = exit\n");
+	for (size_t i = 0; i < p->nsections; i++) {
+		const struct section *s = &p->sections[i];
+
+		format_pattern(&s->pat, pat, sizeof pat);
+		fprintf(out, "[%s %s]\n", policy_role_name(s->role), pat);
+		if (s->program != NULL)
+			fprintf(out, "program = %s\n", s->program);
+		for (int k = 0; k < KEY_COUNT; k++) {
+			if (!(s->opts.set & POLICY_KEY_BIT(k)))
+				continue;
+			format_value(&s->opts, &s->close, (enum policy_key)k, value, sizeof value);
+			fprintf(out, "%s = %s\n", policy_key_name((enum policy_key)k), value);
+		}
+	}
+}

@@ -1,0 +1,769 @@
+/*
+ * syntax.c - reading policy text: lines, sections, keys, and every error
+ * with its line and column.  A policy with any error is rejected whole.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_impl.h"
+
+const char policy_default_text[] =
+    "[listener *]\n"
+    "reuseaddr = yes\n"
+    "[client *]\n"
+    "close = abort-if-idle\n";
+
+#define ROLES_ALL	(POLICY_ROLE_BIT(POLICY_CLIENT) | POLICY_ROLE_BIT(POLICY_LISTENER) | \
+			 POLICY_ROLE_BIT(POLICY_ACCEPTED))
+#define ROLES_CL	(POLICY_ROLE_BIT(POLICY_CLIENT) | POLICY_ROLE_BIT(POLICY_LISTENER))
+#define ROLES_CA	(POLICY_ROLE_BIT(POLICY_CLIENT) | POLICY_ROLE_BIT(POLICY_ACCEPTED))
+
+/* The keys, in enum policy_key order. */
+static const struct keyinfo {
+	const char *name;
+	unsigned roles;
+	bool forcible;
+} keys[KEY_COUNT] = {
+	[KEY_REUSEADDR]		= { "reuseaddr", ROLES_CL, true },
+	[KEY_REUSEPORT]		= { "reuseport", ROLES_CL, true },
+	[KEY_BACKLOG]		= { "backlog", POLICY_ROLE_BIT(POLICY_LISTENER), false },
+	[KEY_LOCAL_PORTS]	= { "local_ports", POLICY_ROLE_BIT(POLICY_CLIENT), false },
+	[KEY_LOCAL_ADDRESS]	= { "local_address", POLICY_ROLE_BIT(POLICY_CLIENT), false },
+	[KEY_KEEPALIVE]		= { "keepalive", ROLES_ALL, true },
+	[KEY_NODELAY]		= { "nodelay", ROLES_CA, true },
+	[KEY_USER_TIMEOUT]	= { "user_timeout", ROLES_CA, true },
+	[KEY_FIN_TIMEOUT]	= { "fin_timeout", ROLES_CA, true },
+	[KEY_CLOSE]		= { "close", ROLES_CA, true },
+};
+
+static const char *const role_names[POLICY_NROLES] = { "client", "listener", "accepted" };
+
+struct parser {
+	struct policy_diag *diag;
+	struct policy *p;
+	size_t cap;
+	struct section *cur;	/* NULL before the first section */
+	unsigned line;
+	unsigned log_line, on_error_line;
+};
+
+/* A word of a line, with its 1-based column. */
+struct token {
+	const char *s;
+	unsigned col;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+error_at(struct parser *ps, unsigned col, const char *fmt, ...)
+{
+	struct policy_diag *d = ps->diag;
+	struct policy_error *e;
+	va_list ap;
+
+	if (d->nerrors % 16 == 0) {
+		struct policy_error *grown = realloc(d->errors,
+		    (d->nerrors + 16) * sizeof *d->errors);
+		if (grown == NULL)
+			return;		/* the count still says there were errors */
+		d->errors = grown;
+	}
+	e = &d->errors[d->nerrors];
+	e->line = ps->line;
+	e->col = col;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	d->nerrors++;
+}
+
+/* Split s (modified in place) into words; cols count from base. */
+static size_t
+split(char *s, unsigned base, struct token *tok, size_t max)
+{
+	size_t n = 0;
+	char *p = s;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (n < max) {
+			tok[n].s = p;
+			tok[n].col = base + (unsigned)(p - s);
+		}
+		n++;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+	return n;
+}
+
+static int
+role_parse(const char *s, enum policy_role *role)
+{
+	for (int r = 0; r < POLICY_NROLES; r++)
+		if (strcmp(s, role_names[r]) == 0) {
+			*role = (enum policy_role)r;
+			return 0;
+		}
+	return -1;
+}
+
+static struct section *
+new_section(struct parser *ps)
+{
+	struct policy *p = ps->p;
+
+	if (p->nsections == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 8;
+		struct section *grown = realloc(p->sections, cap * sizeof *grown);
+		if (grown == NULL)
+			return NULL;
+		p->sections = grown;
+		ps->cap = cap;
+	}
+	memset(&p->sections[p->nsections], 0, sizeof p->sections[0]);
+	return &p->sections[p->nsections++];
+}
+
+/* "[ROLE PATTERN]": text starts at the '[' in column col. */
+static void
+parse_header(struct parser *ps, char *text, unsigned col)
+{
+	/* The last ']': an IPv6 pattern has brackets of its own. */
+	char *close = strrchr(text, ']'), *rest;
+	struct token tok[4];
+	struct section *s;
+	char why[160];
+	size_t n;
+
+	s = new_section(ps);
+	ps->cur = s;		/* even a bad header starts a section, so its keys are checked */
+	if (s == NULL) {
+		error_at(ps, col, "out of memory");
+		return;
+	}
+	s->line = ps->line;
+	s->role = POLICY_CLIENT;
+	if (close == NULL) {
+		error_at(ps, col, "unterminated section header (missing ']')");
+		return;
+	}
+	*close = '\0';
+	for (rest = close + 1; *rest == ' ' || *rest == '\t'; rest++)
+		;
+	if (*rest != '\0')
+		error_at(ps, col + (unsigned)(rest - text),
+		    "unexpected '%s' after the section header", rest);
+	n = split(text + 1, col + 1, tok, 4);
+	if (n == 0) {
+		error_at(ps, col, "empty section header (expected [ROLE PATTERN])");
+		return;
+	}
+	if (role_parse(tok[0].s, &s->role) < 0)
+		error_at(ps, tok[0].col, "unknown role '%s' (expected client, listener or accepted)",
+		    tok[0].s);
+	if (n == 1) {
+		error_at(ps, tok[0].col + (unsigned)strlen(tok[0].s),
+		    "missing address pattern after role (use * for any)");
+		return;
+	}
+	if (n > 2) {
+		error_at(ps, tok[2].col, "unexpected '%s' in the section header", tok[2].s);
+		return;
+	}
+	if (value_pattern(tok[1].s, &s->pat, why, sizeof why) < 0)
+		error_at(ps, tok[1].col, "%s", why);
+}
+
+static int
+key_lookup(const char *name)
+{
+	for (int k = 0; k < KEY_COUNT; k++)
+		if (strcmp(name, keys[k].name) == 0)
+			return k;
+	return -1;
+}
+
+/* Join tokens from i on with single spaces (for messages). */
+static void
+join(const struct token *tok, size_t i, size_t n, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (; i < n; i++) {
+		if (buf[0] != '\0')
+			strncat(buf, " ", size - strlen(buf) - 1);
+		strncat(buf, tok[i].s, size - strlen(buf) - 1);
+	}
+}
+
+static int
+parse_close_kind(const char *s, enum policy_close_kind *k)
+{
+	static const char *const names[] = {
+		"normal", "abort", "abort-if-idle", "linger", "graceful", "peer-first",
+	};
+
+	for (int i = 0; i < 6; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*k = (enum policy_close_kind)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* A duration token within [min, max] ms; whole seconds when `whole`. */
+static int
+duration_arg(struct parser *ps, const struct token *t, const char *what,
+    uint64_t min, uint64_t max, bool whole, uint64_t *ms)
+{
+	char lo[32], hi[32];
+	int rc = value_duration_ms(t->s, ms);
+
+	format_duration(min, lo, sizeof lo);
+	format_duration(max, hi, sizeof hi);
+	if (rc == -2) {
+		error_at(ps, t->col, "missing unit in duration '%s' (use ms, s, m or h)", t->s);
+		return -1;
+	}
+	if (rc < 0) {
+		error_at(ps, t->col, "bad duration '%s' for %s (like 250ms, 5s, 2m)", t->s, what);
+		return -1;
+	}
+	if (*ms < min || *ms > max || (whole && *ms % 1000 != 0)) {
+		error_at(ps, t->col, "%s must be %sbetween %s and %s, not '%s'", what,
+		    whole ? "whole seconds " : "", lo, hi, t->s);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+parse_close(struct parser *ps, struct section *s, const struct token *tok, size_t n)
+{
+	struct policy_close *c = &s->close;
+	size_t i = 1;
+	uint64_t ms;
+
+	memset(c, 0, sizeof *c);
+	if (parse_close_kind(tok[0].s, &c->kind) < 0) {
+		error_at(ps, tok[0].col, "unknown close strategy '%s' (expected normal, abort, "
+		    "abort-if-idle, linger, graceful or peer-first)", tok[0].s);
+		return;
+	}
+	switch (c->kind) {
+	case CLOSE_LINGER:
+		if (n < 2) {
+			error_at(ps, tok[0].col, "linger needs a duration (close = linger 5s)");
+			return;
+		}
+		if (duration_arg(ps, &tok[1], "linger", 0, 3600000, true, &ms) < 0)
+			return;
+		c->wait_ms = (uint32_t)ms;
+		i = 2;
+		break;
+	case CLOSE_GRACEFUL:
+		c->wait_ms = POLICY_GRACEFUL_DEFAULT_MS;
+		if (n >= 2) {
+			if (duration_arg(ps, &tok[1], "graceful", 1, 3600000, false, &ms) < 0)
+				return;
+			c->wait_ms = (uint32_t)ms;
+			i = 2;
+		}
+		break;
+	case CLOSE_PEER_FIRST:
+		if (n < 2) {
+			error_at(ps, tok[0].col,
+			    "peer-first needs a duration (close = peer-first 200ms [then STRATEGY])");
+			return;
+		}
+		if (duration_arg(ps, &tok[1], "peer-first", 1, 3600000, false, &ms) < 0)
+			return;
+		c->wait_ms = (uint32_t)ms;
+		c->fallback = CLOSE_NORMAL;
+		i = 2;
+		if (n > 2) {
+			if (strcmp(tok[2].s, "then") != 0) {
+				error_at(ps, tok[2].col, "expected 'then STRATEGY', not '%s'", tok[2].s);
+				return;
+			}
+			if (n < 4) {
+				error_at(ps, tok[2].col, "missing strategy after 'then'");
+				return;
+			}
+			if (parse_close_kind(tok[3].s, &c->fallback) < 0 ||
+			    c->fallback == CLOSE_LINGER || c->fallback == CLOSE_PEER_FIRST) {
+				error_at(ps, tok[3].col, "bad fallback '%s' (expected normal, abort, "
+				    "abort-if-idle or graceful)", tok[3].s);
+				return;
+			}
+			i = 4;
+			if (c->fallback == CLOSE_GRACEFUL) {
+				c->fallback_ms = POLICY_GRACEFUL_DEFAULT_MS;
+				if (n > 4) {
+					if (duration_arg(ps, &tok[4], "graceful", 1, 3600000, false,
+					    &ms) < 0)
+						return;
+					c->fallback_ms = (uint32_t)ms;
+					i = 5;
+				}
+			}
+		}
+		break;
+	default:
+		break;
+	}
+	if (i < n)
+		error_at(ps, tok[i].col, "unexpected '%s' after '%s'", tok[i].s, tok[0].s);
+}
+
+static void
+parse_keepalive(struct parser *ps, struct policy_opts *o, const struct token *tok, size_t n)
+{
+	char buf[128], *part[3], *save = NULL;
+	unsigned long cnt;
+	uint64_t ms;
+	bool on;
+	int k = 0;
+
+	join(tok, 0, n, buf, sizeof buf);
+	if (n == 1 && value_bool(tok[0].s, &on) == 0) {
+		o->keepalive = on;
+		return;
+	}
+	/* "60s,10s,5" or "60s, 10s, 5": the spaces are ignored. */
+	for (char *src = buf, *dst = buf;; src++) {
+		if (*src != ' ')
+			*dst++ = *src;
+		if (*src == '\0')
+			break;
+	}
+	for (char *p = strtok_r(buf, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
+		if (k == 3)
+			goto bad;
+		part[k++] = p;
+	}
+	if (k != 3)
+		goto bad;
+	struct token t0 = { part[0], tok[0].col }, t1 = { part[1], tok[0].col };
+	if (duration_arg(ps, &t0, "keepalive idle", 1000, 32767000, true, &ms) < 0)
+		return;
+	o->keep_idle_s = (uint32_t)(ms / 1000);
+	if (duration_arg(ps, &t1, "keepalive interval", 1000, 32767000, true, &ms) < 0)
+		return;
+	o->keep_intvl_s = (uint32_t)(ms / 1000);
+	if (value_uint(part[2], 1, 127, &cnt) < 0) {
+		error_at(ps, tok[0].col, "keepalive count must be 1 to 127, not '%s'", part[2]);
+		return;
+	}
+	o->keep_cnt = (uint32_t)cnt;
+	o->keepalive = true;
+	return;
+bad:
+	error_at(ps, tok[0].col, "bad keepalive '%s' (expected IDLE,INTVL,CNT such as "
+	    "60s,10s,5, or yes, or off)", tok[0].s);
+}
+
+/* The value of key k, from tokens already past any "force". */
+static void
+parse_value(struct parser *ps, struct section *s, enum policy_key k,
+    const struct token *tok, size_t n, bool forced)
+{
+	struct policy_opts *o = &s->opts;
+	unsigned long v;
+	uint64_t ms;
+	bool *flag;
+	char why[160];
+
+	switch (k) {
+	case KEY_REUSEADDR:
+	case KEY_REUSEPORT:
+	case KEY_NODELAY:
+		flag = k == KEY_REUSEADDR ? &o->reuseaddr : k == KEY_REUSEPORT ? &o->reuseport :
+		    &o->nodelay;
+		if (n == 0 && forced) {
+			*flag = true;
+			return;
+		}
+		if (n != 1 || value_bool(tok[0].s, flag) < 0)
+			error_at(ps, tok[0].col, "expected yes or no for '%s', not '%s'",
+			    keys[k].name, tok[0].s);
+		return;
+	case KEY_BACKLOG:
+		if (n != 1 || value_uint(tok[0].s, 1, 1000000, &v) < 0)
+			error_at(ps, tok[0].col, "backlog must be a number from 1 to 1000000, not '%s'",
+			    tok[0].s);
+		else
+			o->backlog = (int)v;
+		return;
+	case KEY_LOCAL_PORTS:
+		if (n != 1 || value_port_range(tok[0].s, &o->port_lo, &o->port_hi, why,
+		    sizeof why) < 0)
+			error_at(ps, tok[0].col, "%s", n != 1 ? "local_ports takes one LO-HI range" : why);
+		return;
+	case KEY_LOCAL_ADDRESS:
+		if (n != 1 || value_ip(tok[0].s, &o->local_family, o->local_addr) < 0)
+			error_at(ps, tok[0].col, "local_address must be an IPv4 or IPv6 address, "
+			    "not '%s'", tok[0].s);
+		return;
+	case KEY_KEEPALIVE:
+		parse_keepalive(ps, o, tok, n);
+		return;
+	case KEY_USER_TIMEOUT:
+		if (n != 1)
+			error_at(ps, tok[0].col, "user_timeout takes one duration");
+		else if (duration_arg(ps, &tok[0], "user_timeout", 0, 2147483647, false, &ms) == 0)
+			o->user_timeout_ms = (uint32_t)ms;
+		return;
+	case KEY_FIN_TIMEOUT:
+		if (n != 1)
+			error_at(ps, tok[0].col, "fin_timeout takes one duration");
+		else if (duration_arg(ps, &tok[0],
+		    "fin_timeout (TCP_LINGER2, the FIN_WAIT_2 time)", 1000, 120000, true, &ms) == 0)
+			o->fin_timeout_s = (uint32_t)(ms / 1000);
+		return;
+	case KEY_CLOSE:
+		parse_close(ps, s, tok, n);
+		o->close = &s->close;
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+parse_global(struct parser *ps, const char *key, const struct token *tok, size_t n)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	unsigned *seen = key[0] == 'l' ? &ps->log_line : &ps->on_error_line;
+
+	if (ps->cur != NULL) {
+		error_at(ps, 1, "'%s' is a global key and must come before the first section", key);
+		return;
+	}
+	if (*seen != 0) {
+		error_at(ps, 1, "duplicate key '%s' (first set on line %u)", key, *seen);
+		return;
+	}
+	*seen = ps->line;
+	if (key[0] == 'l') {
+		for (int i = 0; n == 1 && i < 4; i++)
+			if (strcmp(tok[0].s, levels[i]) == 0) {
+				ps->p->log_level = (enum policy_log_level)i;
+				return;
+			}
+		error_at(ps, tok[0].col, "log must be error, warn, info or debug, not '%s'", tok[0].s);
+		return;
+	}
+	if (n == 1 && strcmp(tok[0].s, "passthrough") == 0)
+		ps->p->on_error = POLICY_ON_ERROR_PASSTHROUGH;
+	else if (n == 1 && strcmp(tok[0].s, "exit") == 0)
+		ps->p->on_error = POLICY_ON_ERROR_EXIT;
+	else
+		error_at(ps, tok[0].col, "on_error must be passthrough or exit, not '%s'", tok[0].s);
+}
+
+/* "key = value": text is the line without its comment, starting at column col. */
+static void
+parse_assignment(struct parser *ps, char *text, unsigned col)
+{
+	char *eq = strchr(text, '='), *value;
+	struct token name[2], tok[16];
+	struct section *s = ps->cur;
+	size_t nn, n;
+	bool forced = false;
+	int k;
+
+	if (eq == NULL) {
+		error_at(ps, col, "expected 'key = value' or '[ROLE PATTERN]'");
+		return;
+	}
+	*eq = '\0';
+	value = eq + 1;
+	nn = split(text, col, name, 2);
+	if (nn != 1) {
+		error_at(ps, nn == 0 ? col : name[1].col, nn == 0 ? "missing key before '='" :
+		    "expected 'key = value'");
+		return;
+	}
+	n = split(value, col + (unsigned)(value - text), tok, 16);
+	if (n > 16) {
+		error_at(ps, tok[15].col, "too many words in the value");
+		return;
+	}
+	if (n == 0) {
+		error_at(ps, col + (unsigned)(eq - text) + 1, "missing value for '%s'", name[0].s);
+		return;
+	}
+	if (strcmp(name[0].s, "log") == 0 || strcmp(name[0].s, "on_error") == 0) {
+		parse_global(ps, name[0].s, tok, n);
+		return;
+	}
+	if (s == NULL) {
+		error_at(ps, name[0].col, "'%s' outside a section (start one with [ROLE PATTERN])",
+		    name[0].s);
+		return;
+	}
+	if (strcmp(name[0].s, "program") == 0) {
+		if (s->program_line != 0)
+			error_at(ps, name[0].col, "duplicate key 'program' (first set on line %u)",
+			    s->program_line);
+		else if (n != 1)
+			error_at(ps, tok[1].col, "program takes one glob pattern");
+		else if ((s->program = strdup(tok[0].s)) == NULL)
+			error_at(ps, tok[0].col, "out of memory");
+		else
+			s->program_line = ps->line;
+		return;
+	}
+	if ((k = key_lookup(name[0].s)) < 0) {
+		error_at(ps, name[0].col, "unknown key '%s'", name[0].s);
+		return;
+	}
+	if (!(keys[k].roles & POLICY_ROLE_BIT(s->role))) {
+		error_at(ps, name[0].col, "'%s' does not apply to %s sections", keys[k].name,
+		    role_names[s->role]);
+		return;
+	}
+	if (s->opts.set & POLICY_KEY_BIT(k)) {
+		error_at(ps, name[0].col, "duplicate key '%s' (first set on line %u)", keys[k].name,
+		    s->opts.line[k]);
+		return;
+	}
+	if (strcmp(tok[0].s, "force") == 0) {
+		if (!keys[k].forcible) {
+			error_at(ps, tok[0].col, "'%s' cannot be forced", keys[k].name);
+			return;
+		}
+		forced = true;
+		if (n == 1 && k != KEY_REUSEADDR && k != KEY_REUSEPORT && k != KEY_NODELAY) {
+			error_at(ps, tok[0].col + 5, "missing value after 'force'");
+			return;
+		}
+	}
+	unsigned before = ps->diag->nerrors;
+	parse_value(ps, s, (enum policy_key)k, tok + forced, n - forced, forced);
+	if (ps->diag->nerrors != before)
+		return;
+	s->opts.set |= POLICY_KEY_BIT(k);
+	if (forced)
+		s->opts.forced |= POLICY_KEY_BIT(k);
+	s->opts.line[k] = ps->line;
+}
+
+static void
+parse_line(struct parser *ps, char *line, size_t len)
+{
+	char *p, *hash;
+
+	if (len > POLICY_MAX_LINE) {
+		error_at(ps, POLICY_MAX_LINE + 1, "line too long (more than %d characters)",
+		    POLICY_MAX_LINE);
+		return;
+	}
+	if (len > 0 && line[len - 1] == '\r')
+		line[--len] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			error_at(ps, (unsigned)i + 1, "invalid character 0x%02x", c);
+			return;
+		}
+	}
+	if ((hash = strchr(line, '#')) != NULL)
+		*hash = '\0';
+	for (p = line; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '\0')
+		return;
+	if (*p == '[')
+		parse_header(ps, p, (unsigned)(p - line) + 1);
+	else
+		parse_assignment(ps, p, (unsigned)(p - line) + 1);
+}
+
+static struct policy *
+parse(const char *text, size_t len, const char *name, bool semicolons,
+    struct policy_diag *diag)
+{
+	struct parser ps = { .diag = diag };
+	char line[POLICY_MAX_LINE + 2];
+	size_t start = 0;
+
+	if ((ps.p = calloc(1, sizeof *ps.p)) == NULL || (ps.p->file = strdup(name)) == NULL) {
+		ps.line = 0;
+		error_at(&ps, 0, "out of memory");
+		free(ps.p);
+		return NULL;
+	}
+	ps.p->log_level = POLICY_LOG_UNSET;
+	for (;;) {
+		size_t end = start, n;
+
+		while (end < len && text[end] != '\n' && !(semicolons && text[end] == ';'))
+			end++;
+		if (start >= len)
+			break;		/* no line after the last separator */
+		ps.line++;
+		n = end - start;
+		if (n > POLICY_MAX_LINE) {
+			parse_line(&ps, line, n);	/* reports the length only */
+		} else {
+			const char *nul = memchr(text + start, '\0', n);
+
+			memcpy(line, text + start, n);
+			line[n] = '\0';
+			/* A NUL inside a line is binary garbage, not its end. */
+			if (nul != NULL)
+				error_at(&ps, (unsigned)(nul - (text + start)) + 1,
+				    "invalid character 0x00");
+			else
+				parse_line(&ps, line, n);
+		}
+		start = end + 1;
+	}
+	diag->on_error = ps.p->on_error;
+	if (diag->nerrors > 0) {
+		policy_free(ps.p);
+		return NULL;
+	}
+	policy_bind_program(ps.p, NULL);
+	return ps.p;
+}
+
+static void
+diag_init(struct policy_diag *diag, const char *name)
+{
+	memset(diag, 0, sizeof *diag);
+	snprintf(diag->file, sizeof diag->file, "%s", name);
+}
+
+struct policy *
+policy_parse_string(const char *text, size_t len, const char *name, bool semicolons,
+    struct policy_diag *diag)
+{
+	diag_init(diag, name);
+	return parse(text, len, name, semicolons, diag);
+}
+
+struct policy *
+policy_parse_file(const char *path, struct policy_diag *diag)
+{
+	struct parser ps = { .diag = diag };
+	struct policy *p;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+
+	diag_init(diag, path);
+	if ((f = fopen(path, "re")) == NULL) {
+		error_at(&ps, 0, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		size_t got;
+
+		if (len == cap) {
+			char *grown;
+			cap = cap ? cap * 2 : 4096;
+			if (cap > 2 * 1024 * 1024 || (grown = realloc(buf, cap)) == NULL)
+				break;
+			buf = grown;
+		}
+		got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		error_at(&ps, 0, "cannot read %s: %s", path, strerror(errno));
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	if (len > 1024 * 1024) {
+		error_at(&ps, 0, "file too large (more than 1 MiB)");
+		free(buf);
+		return NULL;
+	}
+	p = parse(buf != NULL ? buf : "", len, path, false, diag);
+	free(buf);
+	return p;
+}
+
+void
+policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nsections; i++)
+		free(p->sections[i].program);
+	free(p->sections);
+	free(p->file);
+	free(p);
+}
+
+void
+policy_diag_free(struct policy_diag *diag)
+{
+	free(diag->errors);
+	diag->errors = NULL;
+	diag->nerrors = 0;
+}
+
+void
+policy_diag_print(const struct policy_diag *diag, FILE *out)
+{
+	for (unsigned i = 0; i < diag->nerrors; i++) {
+		const struct policy_error *e = &diag->errors[i];
+
+		if (e->line == 0)
+			fprintf(out, "%s: %s\n", diag->file, e->msg);
+		else
+			fprintf(out, "%s:%u:%u: %s\n", diag->file, e->line, e->col, e->msg);
+	}
+}
+
+enum policy_log_level
+policy_log_level(const struct policy *p)
+{
+	return p->log_level;
+}
+
+enum policy_on_error
+policy_on_error(const struct policy *p)
+{
+	return p->on_error;
+}
+
+const char *
+policy_file_name(const struct policy *p)
+{
+	return p->file;
+}
+
+const char *
+policy_role_name(enum policy_role role)
+{
+	return (unsigned)role < POLICY_NROLES ? role_names[role] : "?";
+}
+
+int
+policy_role_parse(const char *s, enum policy_role *role)
+{
+	return role_parse(s, role);
+}
+
+const char *
+policy_key_name(enum policy_key key)
+{
+	return (unsigned)key < KEY_COUNT ? keys[key].name : "?";
+}
