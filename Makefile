@@ -104,7 +104,7 @@ $(B)/asan/libtwshim.so: $(SHIM_SRC) $(POLICY_SRC) $(HEADERS) $(B)/libtwshim.map
 # Threaded stress test with the whole shim linked in, under ThreadSanitizer.
 $(B)/tsan/stress: tests/stress/stress.c $(SHIM_SRC) $(POLICY_SRC) $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) -fno-PIC -fvisibility=default -g -O1 -fsanitize=thread \
+	$(CC) $(TW_CFLAGS) -g -O1 -fsanitize=thread \
 		tests/stress/stress.c $(SHIM_SRC) $(POLICY_SRC) -o $@ -ldl -lpthread
 
 $(B)/stress: tests/stress/stress.c $(SHIM_SRC) $(POLICY_SRC) $(HEADERS)

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "closer.h"
+#include "mem.h"
 #include "fdtable.h"
 #include "real.h"
 #include "reaper.h"
@@ -148,4 +149,45 @@ tw_untrack(int fd)
 		return;
 	(void)fdt_remove(fd, &d);
 	fdt_leave();
+}
+
+/*
+ * At exit the kernel closes what the program left open, unseen.  abort is
+ * already on such sockets (set at connect/accept); abort-if-idle is decided
+ * here, once, for each idle socket this process alone holds.
+ */
+void
+tw_close_at_exit(void)
+{
+	unsigned n = 0, cap;
+	int *fds;
+
+	if (!fdt_enter())
+		return;
+	cap = fdt_count();
+	fds = cap > 0 ? tw_alloc(cap * sizeof *fds) : NULL;
+	if (fds != NULL)
+		n = fdt_collect(0, ~0u, fds, cap);
+	fdt_leave();
+	for (unsigned i = 0; i < n; i++) {
+		struct tw_desc *d, copy;
+		bool act = false;
+
+		if (!fdt_enter())
+			break;
+		if ((d = fdt_find(fds[i])) != NULL && d->close != NULL &&
+		    d->close->kind == CLOSE_ABORT_IF_IDLE && d->refs == 1 &&
+		    !(d->flags & TW_D_SHARED) &&
+		    (!(d->user_set & POLICY_KEY_BIT(KEY_CLOSE)) || d->close_forced)) {
+			copy = *d;
+			act = true;
+		}
+		fdt_leave();
+		if (act && same_socket(fds[i], copy.cookie) && tw_socket_idle(fds[i])) {
+			tw_set_linger(fds[i], 1, 0);
+			tw_count(close_abort_if_idle);
+			tw_count(rst_sent);
+		}
+	}
+	tw_free(fds, cap * sizeof *fds);
 }

@@ -18,6 +18,8 @@
 #include "policy.h"
 #include "shim.h"
 
+#pragma GCC visibility push(hidden)
+
 /* The flag array covers this many descriptors; above it, a counter. */
 #define TW_FLAG_SLOTS	65536
 
@@ -119,5 +121,7 @@ void fdt_forget(int fd);
 void fdt_prefork(void);
 void fdt_postfork_parent(void);
 void fdt_postfork_child(void);
+
+#pragma GCC visibility pop
 
 #endif

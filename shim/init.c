@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "fdtable.h"
 #include "mem.h"
 #include "real.h"
@@ -148,6 +149,8 @@ twshim_fini(void)
 	if (tw_mode() != TW_MODE_ACTIVE || tw_foreign_process())
 		return;
 	tw_reaper_flush();
+	if (!tw_state.dry_run)
+		tw_close_at_exit();
 	if (stats_path != NULL)
 		tw_stats_write(stats_path);
 	errno = saved;

@@ -20,6 +20,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#pragma GCC visibility push(hidden)
+
 #define HOOK(ret, name, params) typedef ret (*real_##name##_fn) params;
 #include "hooks.def"
 #undef HOOK
@@ -33,6 +35,7 @@ struct real_fns {
 enum real_index {
 #define HOOK(ret, name, params) REAL_IDX_##name,
 #include "hooks.def"
+
 #undef HOOK
 	REAL_COUNT
 };
@@ -49,5 +52,7 @@ void real_resolve_all(void);
 	(__atomic_load_n(&tw_real.name, __ATOMIC_RELAXED) != NULL ?	\
 	    tw_real.name :						\
 	    (real_##name##_fn)real_resolve(REAL_IDX_##name))
+
+#pragma GCC visibility pop
 
 #endif

@@ -77,23 +77,34 @@ tw_set_linger(int fd, int onoff, int secs)
 
 /*
  * Idle: nothing unsent or unacknowledged, nothing unread, and a state in
- * which our close would leave TIME_WAIT here.  In CLOSE_WAIT the peer
- * closed first, a plain close leaves no TIME_WAIT, so no RST is needed.
+ * which our close would leave TIME_WAIT here.  After the program's own
+ * shutdown(SHUT_WR) the FIN itself counts one byte in SIOCOUTQ until it is
+ * acknowledged (FIN_WAIT1); resetting then loses no data either.  In
+ * CLOSE_WAIT the peer closed first and a plain close leaves no TIME_WAIT,
+ * so no RST is needed.
  */
 bool
 tw_socket_idle(int fd)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof ti;
-	int outq = 0, inq = 0;
+	int outq = 0, inq = 0, fin = 0;
 
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
 		return false;
-	if (ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_FIN_WAIT2)
+	switch (ti.tcpi_state) {
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT2:
+		break;
+	case TCP_FIN_WAIT1:
+		fin = 1;
+		break;
+	default:
 		return false;
+	}
 	if (ioctl(fd, SIOCOUTQ, &outq) < 0 || ioctl(fd, SIOCINQ, &inq) < 0)
 		return false;
-	return outq == 0 && inq == 0;
+	return outq <= fin && inq == 0;
 }
 
 /* Close a socket the reaper owns, the way `kind` says. */

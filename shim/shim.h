@@ -10,6 +10,8 @@
 
 #include "policy.h"
 
+#pragma GCC visibility push(hidden)
+
 #define TW_EXPORT	__attribute__((visibility("default")))
 #define TW_LIKELY(x)	__builtin_expect(!!(x), 1)
 #define TW_UNLIKELY(x)	__builtin_expect(!!(x), 0)
@@ -77,5 +79,7 @@ int tw_log_fd(void);
 
 /* "1.2.3.4:80" or "[::1]:80" into buf; never fails. */
 const char *tw_addr_str(const struct sockaddr *sa, char *buf, size_t size);
+
+#pragma GCC visibility pop
 
 #endif

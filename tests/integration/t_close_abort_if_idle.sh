@@ -7,7 +7,7 @@ sysctl -qw net.ipv4.tcp_tw_reuse=0
 echo_server 127.0.0.1 7011 "$T/server.log"
 
 with_shim '[client *];close = abort-if-idle' env TWSHIM_STATS="$T/s1" "$OPS" \
-    sock a , connect a 127.0.0.1 7011 , write a hello\n , readline a , close a >"$T/idle"
+    sock a , connect a 127.0.0.1 7011 , write a "hello\n" , readline a , close a >"$T/idle"
 sleep 0.2
 assert_eq "$(tw_count "dport = :7011")" 0 "idle: no TIME_WAIT"
 assert_eq "$(stat_of close_abort_if_idle "$T/s1")" 1 "counted as idle"

@@ -15,7 +15,7 @@ while True:
     c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 '
 wait_listen 7016
-ops="sock a , connect a 127.0.0.1 7016 , write a hi\n , readline a , close a"
+ops="sock a , connect a 127.0.0.1 7016 , write a hi\\n , readline a , close a"
 
 "$OPS" $ops >/dev/null
 sleep 0.6
@@ -33,7 +33,7 @@ assert_eq "$(tw_count "sport = :7016")" 1 "TIME_WAIT landed on the server"
 # A peer that never closes: after 300 ms the fallback (abort) sends RST.
 echo_server 127.0.0.1 7017 "$T/echo.log"
 with_shim '[client *];close = peer-first 300ms then abort' env TWSHIM_STATS="$T/stats2" \
-    "$OPS" sock a , connect a 127.0.0.1 7017 , write a hi\n , readline a , close a , sleep 600 >"$T/out2"
+    "$OPS" sock a , connect a 127.0.0.1 7017 , write a "hi\n" , readline a , close a , sleep 600 >"$T/out2"
 cat "$T/stats2"
 assert_eq "$(stat_of peer_first_timeout "$T/stats2")" 1 "timed out"
 assert_has "$T/echo.log" "reset" "the fallback aborted"
@@ -41,7 +41,7 @@ assert_eq "$(tw_count "dport = :7017")" 0 "no TIME_WAIT anywhere"
 
 # Exit before the wait is over: the fallback applies at once, at exit.
 with_shim '[client *];close = peer-first 30s then abort' env TWSHIM_STATS="$T/stats3" \
-    "$OPS" sock a , connect a 127.0.0.1 7017 , write a hi\n , readline a , close a >"$T/out3"
+    "$OPS" sock a , connect a 127.0.0.1 7017 , write a "hi\n" , readline a , close a >"$T/out3"
 sleep 0.3
 cat "$T/stats3"
 assert_eq "$(stat_of reaper_at_exit "$T/stats3")" 1 "finished at exit"

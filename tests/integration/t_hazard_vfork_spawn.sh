@@ -7,8 +7,8 @@
 sysctl -qw net.ipv4.tcp_tw_reuse=0
 echo_server 127.0.0.1 7061 "$T/server.log"
 with_shim '[client *];close = abort-if-idle' env TWSHIM_STATS="$T/stats" "$OPS" \
-    sock a , connect a 127.0.0.1 7061 , write a hi\n , readline a , vfork_close a , \
-    write a again\n , readline a , close a >"$T/out" 2>&1
+    sock a , connect a 127.0.0.1 7061 , write a "hi\n" , readline a , vfork_close a , \
+    write a "again\n" , readline a , close a >"$T/out" 2>&1
 cat "$T/out" "$T/stats"
 assert_eq "$(grep -c 'readline: ok' "$T/out")" 2 "the parent's socket works after the vfork child"
 assert_eq "$(stat_of close_abort_if_idle "$T/stats")" 1 "still tracked: the strategy ran"
