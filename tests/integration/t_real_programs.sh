@@ -7,7 +7,10 @@ sysctl -qw net.ipv4.tcp_tw_reuse=0
 mkdir -p "$T/www" && echo hello >"$T/www/index.html"
 
 # 1. curl against an HTTP/1.1 server that keeps connections open: curl
-#    closes first, so TIME_WAIT is curl's.
+#    closes first, so TIME_WAIT is curl's.  (Debian's curl hangs in
+#    setlocale() with libasan preloaded even without twshim, so the ASan
+#    pass leaves it out.)
+if [ "${SANITIZER:-plain}" != asan ]; then
 bg python3 -m http.server --protocol HTTP/1.1 --bind 127.0.0.1 --directory "$T/www" 7070 2>/dev/null
 wait_listen 7070
 for i in 1 2 3 4 5; do curl -s -o /dev/null http://127.0.0.1:7070/; done
@@ -20,6 +23,7 @@ for i in 1 2 3 4 5; do
 done
 sleep 0.3
 assert_eq "$(tw_count "dport = :7070")" "$bare" "shimmed curl left no TIME_WAIT"
+fi
 
 # 2. socat as a one-connection server that answers and exits, leaving the
 #    socket to the kernel (it shuts it down and never calls close()); the
