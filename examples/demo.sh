@@ -50,14 +50,14 @@ EOT
 restart='
 	$PREFIX "$B/examples/legacy_server" -m close -n 1 9001 >/dev/null & server=$!
 	sleep 0.3
-	"$B/examples/legacy_client" -q 127.0.0.1 9001
+	"$B/examples/legacy_client" -q -w 127.0.0.1 9001
 	wait $server
 	echo "   TIME_WAIT on port 9001: $(ss -Htan state time-wait "sport = :9001" | wc -l)"
 	if $PREFIX "$B/examples/legacy_server" -m close -n 1 9001 >/dev/null 2>"$B/restart.err" & then
 		server=$!; sleep 0.3
 		if kill -0 $server 2>/dev/null; then
 			echo "   restart: listening again"
-			"$B/examples/legacy_client" -q 127.0.0.1 9001; wait $server
+			"$B/examples/legacy_client" -q -w 127.0.0.1 9001; wait $server
 		else
 			wait $server || true
 			echo "   restart: $(cat "$B/restart.err")"

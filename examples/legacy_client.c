@@ -4,9 +4,10 @@
  * Closing first puts each connection's TIME_WAIT on this side, and with
  * enough requests to one server the ephemeral ports run out.
  *
- *	legacy_client [-n COUNT] [-q] HOST PORT
+ *	legacy_client [-n COUNT] [-q] [-w] HOST PORT
  *
- * Sends "ping\n", reads the answer to EOF or a newline, closes.  Prints how
+ * Sends "ping\n", reads the answer up to a newline (with -w: to EOF, so the
+ * server closes first, as an HTTP/1.0 client does), closes.  Prints how
  * many requests completed and the first error; exits 0 only if all did.
  */
 #include <errno.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static int wait_eof;
 
 static int
 one_request(const struct addrinfo *ai)
@@ -34,7 +37,7 @@ one_request(const struct addrinfo *ai)
 		return -1;
 	}
 	while ((n = read(fd, buf, sizeof buf)) > 0)
-		if (memchr(buf, '\n', (size_t)n) != NULL)
+		if (!wait_eof && memchr(buf, '\n', (size_t)n) != NULL)
 			break;
 	if (n < 0) {
 		int e = errno;
@@ -57,7 +60,7 @@ main(int argc, char **argv)
 	long count = 1, ok = 0, failed = 0, first_fail = 0;
 	int c, quiet = 0, first_errno = 0, rc;
 
-	while ((c = getopt(argc, argv, "n:q")) != -1) {
+	while ((c = getopt(argc, argv, "n:qw")) != -1) {
 		switch (c) {
 		case 'n':
 			count = strtol(optarg, NULL, 10);
@@ -65,13 +68,16 @@ main(int argc, char **argv)
 		case 'q':
 			quiet = 1;
 			break;
+		case 'w':
+			wait_eof = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: legacy_client [-n COUNT] [-q] HOST PORT\n");
+			fprintf(stderr, "usage: legacy_client [-n COUNT] [-q] [-w] HOST PORT\n");
 			return 2;
 		}
 	}
 	if (argc - optind != 2 || count < 1) {
-		fprintf(stderr, "usage: legacy_client [-n COUNT] [-q] HOST PORT\n");
+		fprintf(stderr, "usage: legacy_client [-n COUNT] [-q] [-w] HOST PORT\n");
 		return 2;
 	}
 	if ((rc = getaddrinfo(argv[optind], argv[optind + 1], &hints, &ai)) != 0) {

@@ -6,7 +6,7 @@ srv="$EX/legacy_server -m close -n 1 7020"
 # Bare: serve one request (the server closes first), restart: EADDRINUSE.
 $srv >/dev/null & s=$!
 wait_listen 7020
-"$EX/legacy_client" -q 127.0.0.1 7020
+"$EX/legacy_client" -q -w 127.0.0.1 7020
 wait $s
 assert_eq "$(tw_count "sport = :7020")" 1 "TIME_WAIT on the server's port"
 $srv >"$T/bare" 2>&1 && fail "bare restart should fail"
@@ -16,12 +16,12 @@ assert_has "$T/bare" "Address already in use" "bare restart"
 pol='[listener *];reuseaddr = yes'
 with_shim "$pol" $EX/legacy_server -m close -n 1 7021 >/dev/null & s=$!
 wait_listen 7021
-"$EX/legacy_client" -q 127.0.0.1 7021
+"$EX/legacy_client" -q -w 127.0.0.1 7021
 wait $s
 assert_eq "$(tw_count "sport = :7021")" 1 "TIME_WAIT on the shimmed server's port"
 with_shim "$pol" $EX/legacy_server -m close -n 1 7021 >/dev/null & s=$!
 wait_listen 7021
-"$EX/legacy_client" -q 127.0.0.1 7021 || fail "restarted server answers"
+"$EX/legacy_client" -q -w 127.0.0.1 7021 || fail "restarted server answers"
 wait $s
 
 # backlog: ss shows a listener's backlog as Send-Q.
