@@ -143,7 +143,11 @@ $(B)/bench/legacy_client_native: examples/legacy_client.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -DNATIVE_ABORT $(CFLAGS) -o $@ $<
 
-bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native
+$(B)/bench/tablemem: tests/bench/tablemem.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) -O2 -g -o $@ tests/bench/tablemem.c $(CORE_SRC) -lpthread
+
+bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/tablemem
 	@sh tests/bench/bench.sh $(B)
 
 # Debian packages the build, the tests, the demo and the benchmarks use.

@@ -57,15 +57,15 @@ void
 tw_on_socket(int fd, int domain, int type, int protocol)
 {
 	if (!is_tcp_request(domain, type, protocol) || !tracking()) {
-		if (fdt_maybe(fd))
+		if (fdt_maybe(fd)) {
+			int saved = errno;
 			fdt_forget(fd);
+			errno = saved;
+		}
 		return;
 	}
-	if (!fdt_enter())
-		return;
-	if (fdt_add(fd, domain, (type & SOCK_CLOEXEC) != 0) != NULL)
-		tw_count(sockets_tracked);
-	fdt_leave();
+	fdt_note_socket(fd, domain, (type & SOCK_CLOEXEC) != 0);
+	tw_count(sockets_tracked);
 }
 
 /*
@@ -79,14 +79,14 @@ enter_desc(int fd)
 	struct tw_desc *d;
 	int family;
 
-	if (!fdt_enter())
+	if (!fdt_enter_fast())
 		return NULL;
 	d = fdt_find(fd);
 	if (d != NULL)
 		return d;
 	fdt_leave();
 	family = probe_tcp(fd);
-	if (family < 0 || !fdt_enter())
+	if (family < 0 || !fdt_enter_fast())
 		return NULL;
 	d = fdt_find(fd);
 	if (d == NULL) {
@@ -147,8 +147,11 @@ apply_reuse(int fd, const struct policy_opts *o, unsigned user_set)
 		set_int(fd, SOL_SOCKET, SO_REUSEPORT, o->reuseport, "SO_REUSEPORT");
 }
 
-/* The keys every connected socket takes: keepalive, nodelay, timeouts, abort. */
-static void
+/*
+ * The keys every connected socket takes: keepalive, nodelay, timeouts,
+ * abort.  Returns true when it put SO_LINGER {1,0} on the socket.
+ */
+static bool
 apply_stream(int fd, const struct policy_opts *o, unsigned user_set)
 {
 	if (wants(o, user_set, KEY_KEEPALIVE)) {
@@ -174,17 +177,22 @@ apply_stream(int fd, const struct policy_opts *o, unsigned user_set)
 	 */
 	if (wants(o, user_set, KEY_CLOSE) && o->close->kind == CLOSE_ABORT) {
 		struct linger l = { 1, 0 };
-		if (REAL(setsockopt)(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0)
+		if (REAL(setsockopt)(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0) {
 			tw_count(options_applied);
+			return true;
+		}
 	}
+	return false;
 }
 
 /* Record what the policy decided for the socket on fd (table entered). */
 static void
 remember(struct tw_desc *d, int fd, const struct policy_opts *o,
-    const struct sockaddr *peer)
+    const struct sockaddr *peer, bool linger0)
 {
 	d->forced = (uint16_t)o->forced;
+	if (linger0)
+		d->flags |= TW_D_LINGER0;
 	if (o->set & POLICY_KEY_BIT(KEY_CLOSE)) {
 		d->close = o->close;
 		d->close_forced = (o->forced & POLICY_KEY_BIT(KEY_CLOSE)) != 0;
@@ -247,7 +255,7 @@ tw_before_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	/* Set before bind(): that is when the kernel looks at them. */
 	apply_reuse(fd, &o, user_set);
 	if (wants(&o, user_set, KEY_KEEPALIVE))
-		apply_stream(fd, &o, user_set | POLICY_KEY_BIT(KEY_CLOSE));
+		(void)apply_stream(fd, &o, user_set | POLICY_KEY_BIT(KEY_CLOSE));
 out:
 	errno = saved;
 }
@@ -292,7 +300,7 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct policy_opts o;
 	struct tw_desc *d;
 	unsigned user_set;
-	bool prog_bound, first;
+	bool prog_bound, first, linger0;
 	int saved = errno;
 
 	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
@@ -322,10 +330,10 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = saved;
 		return REAL(connect)(fd, sa, len);
 	}
-	apply_stream(fd, &o, user_set);
-	if (fdt_enter()) {
+	linger0 = apply_stream(fd, &o, user_set);
+	if (fdt_enter_fast()) {
 		if ((d = fdt_find(fd)) != NULL)
-			remember(d, fd, &o, sa);
+			remember(d, fd, &o, sa, linger0);
 		fdt_leave();
 	}
 	errno = saved;
@@ -341,12 +349,13 @@ tw_on_accept(int lfd, int fd, int flags)
 	struct tw_desc *d, *ld;
 	int family = -1, saved = errno;
 	unsigned user_set;
+	bool linger0;
 
 	if (fdt_maybe(fd))
 		fdt_forget(fd);
 	if (!tracking() || (!fdt_maybe(lfd) && !acting(POLICY_ROLE_BIT(POLICY_ACCEPTED))))
 		return;
-	if (fdt_enter()) {
+	if (fdt_enter_fast()) {
 		ld = fdt_find(lfd);
 		if (ld != NULL)
 			family = ld->family;
@@ -354,7 +363,14 @@ tw_on_accept(int lfd, int fd, int flags)
 	}
 	if (family < 0 && (family = probe_tcp(fd)) < 0)
 		goto out;
-	if (!fdt_enter())
+	if (!acting(POLICY_ROLE_BIT(POLICY_ACCEPTED))) {
+		/* Nothing to apply: a flag byte is enough until it needs more. */
+		fdt_note_socket(fd, family, (flags & SOCK_CLOEXEC) != 0);
+		tw_count(sockets_tracked);
+		tw_count(role_accepted);
+		goto out;
+	}
+	if (!fdt_enter_fast())
 		goto out;
 	d = fdt_add(fd, family, (flags & SOCK_CLOEXEC) != 0);
 	if (d != NULL) {
@@ -371,14 +387,14 @@ tw_on_accept(int lfd, int fd, int flags)
 	log_match(fd, "accept", (struct sockaddr *)&ss, &o);
 	if (tw_state.dry_run)
 		goto out;
-	apply_stream(fd, &o, user_set);
-	if (fdt_enter()) {
+	linger0 = apply_stream(fd, &o, user_set);
+	if (fdt_enter_fast()) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof peer;
 
 		if ((d = fdt_find(fd)) != NULL)
 			remember(d, fd, &o, getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 ?
-			    (struct sockaddr *)&peer : NULL);
+			    (struct sockaddr *)&peer : NULL, linger0);
 		fdt_leave();
 	}
 out:
@@ -416,7 +432,7 @@ tw_filter_setsockopt(int fd, int level, int name)
 	int key = key_of_option(level, name);
 	unsigned bit;
 
-	if (key < 0 || !fdt_enter())
+	if (key < 0 || !fdt_enter_fast())
 		return false;
 	bit = POLICY_KEY_BIT(key);
 	if ((d = fdt_find(fd)) != NULL) {
@@ -439,7 +455,7 @@ tw_on_shutdown(int fd, int how)
 {
 	struct tw_desc *d;
 
-	if ((how != SHUT_WR && how != SHUT_RDWR) || !fdt_enter())
+	if ((how != SHUT_WR && how != SHUT_RDWR) || !fdt_enter_fast())
 		return;
 	if ((d = fdt_find(fd)) != NULL)
 		d->flags |= TW_D_SHUT_WR;

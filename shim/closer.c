@@ -71,7 +71,8 @@ close_with(int fd, const struct tw_desc *d, int saved)
 	case CLOSE_ABORT:
 		tw_count(close_abort);
 		tw_count(rst_sent);
-		tw_set_linger(fd, 1, 0);
+		if (!(d->flags & TW_D_LINGER0))
+			tw_set_linger(fd, 1, 0);
 		break;
 	case CLOSE_ABORT_IF_IDLE:
 		if (tw_socket_idle(fd)) {
@@ -124,6 +125,12 @@ tw_close(int fd)
 		 * success, as if it were closed; the number stays ours.
 		 */
 		return 0;
+	}
+	if (fdt_is_lazy(fd)) {
+		/* Never given a role: nothing to do but forget it. */
+		if (!tw_busy && !tw_foreign_process())
+			fdt_drop_lazy(fd);
+		return REAL(close)(fd);
 	}
 	if (!fdt_enter())
 		return REAL(close)(fd);

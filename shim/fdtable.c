@@ -1,11 +1,11 @@
 /*
  * fdtable.c - the table of tracked sockets (see fdtable.h).
  */
-#include <pthread.h>
 #include <string.h>
 
 #include "fdtable.h"
 #include "mem.h"
+#include "spin.h"
 
 /*
  * uthash with the shim's allocator (no malloc), a plain hash on the
@@ -31,7 +31,7 @@ struct tw_fd {
 unsigned char tw_fdflag[TW_FLAG_SLOTS];
 unsigned tw_fd_high;
 
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static int table_lock;
 static struct tw_fd *table;
 
 unsigned tw_fd_live;
@@ -63,21 +63,27 @@ set_flag(int fd, unsigned char flag)
 }
 
 bool
-fdt_enter(void)
+fdt_enter_fast(void)
 {
 	if (tw_busy)
 		return false;
-	if (tw_foreign_process())
-		return false;
 	tw_busy++;
-	pthread_mutex_lock(&table_lock);
+	tw_spin_lock(&table_lock);
 	return true;
+}
+
+bool
+fdt_enter(void)
+{
+	if (tw_busy || tw_foreign_process())
+		return false;
+	return fdt_enter_fast();
 }
 
 void
 fdt_leave(void)
 {
-	pthread_mutex_unlock(&table_lock);
+	tw_spin_unlock(&table_lock);
 	tw_busy--;
 }
 
@@ -90,12 +96,77 @@ find_entry(int fd)
 	return e;
 }
 
+static struct tw_desc *link_entry(int fd, struct tw_desc *d, bool cloexec);
+
+/* Give a lazily noted socket its table entry. */
+static struct tw_desc *
+materialize(int fd)
+{
+	unsigned char flag;
+	struct tw_desc *d;
+
+	if ((unsigned)fd >= TW_FLAG_SLOTS)
+		return NULL;
+	flag = __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED);
+	if (!(flag & TW_FD_LAZY) || (d = tw_alloc(sizeof *d)) == NULL)
+		return NULL;
+	d->family = (flag & TW_FD_LAZY_V6) ? AF_INET6 : AF_INET;
+	if (flag & TW_FD_LAZY_SHARED)
+		d->flags |= TW_D_SHARED;
+	if (link_entry(fd, d, (flag & TW_FD_LAZY_CLOEXEC) != 0) == NULL) {
+		tw_free(d, sizeof *d);
+		return NULL;
+	}
+	return d;
+}
+
 struct tw_desc *
 fdt_find(int fd)
 {
 	struct tw_fd *e = find_entry(fd);
 
-	return e != NULL ? e->desc : NULL;
+	if (e != NULL)
+		return e->desc;
+	return materialize(fd);
+}
+
+void
+fdt_note_socket(int fd, int family, bool cloexec)
+{
+	unsigned char flag = TW_FD_LAZY | (family == AF_INET6 ? TW_FD_LAZY_V6 : 0) |
+	    (cloexec ? TW_FD_LAZY_CLOEXEC : 0);
+	struct tw_desc *d;
+
+	if ((unsigned)fd < TW_FLAG_SLOTS &&
+	    __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) == TW_FD_NONE) {
+		/* The number is ours alone until close(): no exchange needed. */
+		__atomic_store_n(&tw_fdflag[fd], flag, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	/* A stale entry to replace, or a number above the flag array. */
+	if (!fdt_enter_fast())
+		return;
+	d = fdt_add(fd, family, cloexec);
+	(void)d;
+	fdt_leave();
+}
+
+void
+fdt_drop_lazy(int fd)
+{
+	if (fdt_is_lazy(fd)) {
+		__atomic_store_n(&tw_fdflag[fd], TW_FD_NONE, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void
+fdt_drop_lazy_range(unsigned lo, unsigned hi)
+{
+	for (unsigned fd = lo; fd <= hi && fd < TW_FLAG_SLOTS; fd++)
+		if (__atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) & TW_FD_LAZY)
+			set_flag((int)fd, TW_FD_NONE);
 }
 
 static void
@@ -112,8 +183,10 @@ unlink_entry(int fd)
 	struct tw_fd *e = find_entry(fd);
 	struct tw_desc *d;
 
-	if (e == NULL)
+	if (e == NULL) {
+		fdt_drop_lazy(fd);
 		return NULL;
+	}
 	HASH_DEL(table, e);
 	d = e->desc;
 	tw_free(e, sizeof *e);
@@ -204,6 +277,12 @@ fdt_mark_shared(bool inheritable_only)
 		if (!inheritable_only || !e->cloexec)
 			e->desc->flags |= TW_D_SHARED;
 	}
+	for (unsigned fd = 0; fd < TW_FLAG_SLOTS; fd++) {
+		unsigned char flag = __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED);
+
+		if ((flag & TW_FD_LAZY) && (!inheritable_only || !(flag & TW_FD_LAZY_CLOEXEC)))
+			__atomic_store_n(&tw_fdflag[fd], flag | TW_FD_LAZY_SHARED, __ATOMIC_RELAXED);
+	}
 }
 
 unsigned
@@ -250,7 +329,7 @@ void
 fdt_prefork(void)
 {
 	tw_busy++;
-	pthread_mutex_lock(&table_lock);
+	tw_spin_lock(&table_lock);
 }
 
 /* After fork() both processes hold every socket: none may be shut down. */
@@ -258,7 +337,7 @@ void
 fdt_postfork_parent(void)
 {
 	fdt_mark_shared(false);
-	pthread_mutex_unlock(&table_lock);
+	tw_spin_unlock(&table_lock);
 	tw_busy--;
 }
 
@@ -266,6 +345,6 @@ void
 fdt_postfork_child(void)
 {
 	fdt_mark_shared(false);
-	pthread_mutex_init(&table_lock, NULL);
+	table_lock = 0;
 	tw_busy--;
 }

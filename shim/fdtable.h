@@ -23,10 +23,20 @@
 /* The flag array covers this many descriptors; above it, a counter. */
 #define TW_FLAG_SLOTS	65536
 
+/*
+ * A new TCP socket costs only its flag byte (TW_FD_LAZY and the bits that
+ * describe it); it gets a table entry when it first needs one: a role, a
+ * duplicate, an option the program sets.  A socket that is made and
+ * closed without any of these never touches the table.
+ */
 enum tw_fdflag {
 	TW_FD_NONE = 0,
-	TW_FD_TRACKED = 1,	/* a TCP socket of the program */
-	TW_FD_INTERNAL = 2	/* a descriptor the shim itself owns */
+	TW_FD_TRACKED = 1,	/* a TCP socket of the program, in the table */
+	TW_FD_INTERNAL = 2,	/* a descriptor the shim itself owns */
+	TW_FD_LAZY = 4,		/* a TCP socket of the program, not yet in the table */
+	TW_FD_LAZY_V6 = 8,	/* ... of family AF_INET6 */
+	TW_FD_LAZY_CLOEXEC = 16, /* ... on a close-on-exec descriptor */
+	TW_FD_LAZY_SHARED = 32	/* ... held by another process too */
 };
 
 enum tw_role {
@@ -42,6 +52,7 @@ enum tw_role {
 #define TW_D_SHUT_WR	0x02	/* the program sent its FIN with shutdown() */
 #define TW_D_PROG_BOUND	0x04	/* the program called bind() itself */
 #define TW_D_APPLIED	0x08	/* the policy has been applied */
+#define TW_D_LINGER0	0x10	/* SO_LINGER {1,0} is already on the socket */
 
 /* The state of one socket, shared by every descriptor of it. */
 struct tw_desc {
@@ -82,12 +93,31 @@ fdt_maybe(int fd)
  * Lock the table for a short, non-blocking piece of work.  Returns false,
  * without locking, when this thread is already inside the shim (signal
  * handler) or this process does not own the table (vfork child): the
- * caller must then pass through.
+ * caller must then pass through.  fdt_enter_fast() leaves out the second
+ * test, which costs a system call; it is for the calls a vfork child has
+ * no business making (socket, connect, accept, setsockopt), where a slip
+ * could only leave a stale entry that the identity check catches.
  */
 bool fdt_enter(void);
+bool fdt_enter_fast(void);
 void fdt_leave(void);
 
-/* All of the following need fdt_enter(). */
+/* Note a new TCP socket on fd (no lock needed). */
+void fdt_note_socket(int fd, int family, bool cloexec);
+
+/* A lazily noted socket: forget it without the table (no lock needed). */
+static inline bool
+fdt_is_lazy(int fd)
+{
+	return (unsigned)fd < TW_FLAG_SLOTS &&
+	    (__atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) & TW_FD_LAZY) != 0;
+}
+void fdt_drop_lazy(int fd);
+
+/* close_range() closed [lo, hi]: forget the lazily noted sockets there. */
+void fdt_drop_lazy_range(unsigned lo, unsigned hi);
+
+/* All of the following need fdt_enter().  fdt_find() gives a lazily noted socket its entry. */
 struct tw_desc *fdt_find(int fd);
 /* Track a new socket on fd, replacing whatever stale entry fd had. */
 struct tw_desc *fdt_add(int fd, int family, bool cloexec);

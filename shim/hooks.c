@@ -51,11 +51,9 @@ socket(int domain, int type, int protocol)
 {
 	int fd = REAL(socket)(domain, type, protocol);
 
-	if (fd >= 0) {
-		int saved = errno;
+	/* tw_on_socket() keeps errno itself: the common path never touches it. */
+	if (fd >= 0)
 		tw_on_socket(fd, domain, type, protocol);
-		errno = saved;
-	}
 	return fd;
 }
 
@@ -127,17 +125,31 @@ shutdown(int fd, int how)
 
 /* ---- closing and duplicating ---- */
 
-TW_EXPORT int
-close(int fd)
+static __attribute__((noinline)) int
+close_slow(int fd)
 {
-	real_close_fn real = __atomic_load_n(&tw_real.close, __ATOMIC_RELAXED);
-
-	/* The fast path: a descriptor the shim never had, after start-up. */
-	if (TW_LIKELY(!fdt_maybe(fd) && real != NULL))
-		return real(fd);
+	if (fdt_is_lazy(fd)) {
+		/* A socket never given a role: forget it, nothing else to do. */
+		if (!tw_busy && !tw_foreign_process())
+			fdt_drop_lazy(fd);
+		return REAL(close)(fd);
+	}
 	if (!fdt_maybe(fd))
 		return REAL(close)(fd);
 	return tw_close(fd);
+}
+
+TW_EXPORT int
+close(int fd)
+{
+	/* The fast path: a descriptor the shim never had, after start-up. */
+	if (TW_LIKELY((unsigned)fd < TW_FLAG_SLOTS) &&
+	    TW_LIKELY(__atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) == 0)) {
+		real_close_fn real = __atomic_load_n(&tw_real.close, __ATOMIC_RELAXED);
+		if (TW_LIKELY(real != NULL))
+			return real(fd);
+	}
+	return close_slow(fd);
 }
 
 /* newfd now holds what oldfd holds; keep the table in step. */
@@ -287,6 +299,10 @@ shim_close_range(unsigned lo, unsigned hi, int flags)
 			for (unsigned i = 0; i < n; i++)
 				(void)tw_close(fds[i]);
 		} while (n == 256);
+	}
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && fdt_enter()) {
+		fdt_drop_lazy_range(lo, hi);
+		fdt_leave();
 	}
 	/* Split around our own descriptors (they are few and below TW_FLAG_SLOTS). */
 	for (unsigned fd = lo; fd <= hi && fd < TW_FLAG_SLOTS; fd++) {

@@ -1,11 +1,11 @@
 /*
  * mem.c - slab allocator for the fd table and the reaper (see mem.h).
  */
-#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "mem.h"
+#include "spin.h"
 
 #define GRAIN		8
 #define SMALL_MAX	512
@@ -16,7 +16,7 @@ struct free_block {
 	struct free_block *next;
 };
 
-static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
+static int mem_lock;
 static struct free_block *free_lists[NCLASSES + 1];
 static char *slab_next, *slab_end;
 static size_t mapped_bytes;
@@ -52,7 +52,7 @@ tw_alloc(size_t size)
 
 	cls = (size + GRAIN - 1) / GRAIN;
 	bytes = cls * GRAIN;
-	pthread_mutex_lock(&mem_lock);
+	tw_spin_lock(&mem_lock);
 	if (free_lists[cls] != NULL) {
 		p = free_lists[cls];
 		free_lists[cls] = free_lists[cls]->next;
@@ -70,7 +70,7 @@ tw_alloc(size_t size)
 			slab_next += bytes;
 		}
 	}
-	pthread_mutex_unlock(&mem_lock);
+	tw_spin_unlock(&mem_lock);
 	if (p != NULL)
 		memset(p, 0, bytes);
 	return p;
@@ -91,10 +91,10 @@ tw_free(void *p, size_t size)
 		return;
 	}
 	cls = (size + GRAIN - 1) / GRAIN;
-	pthread_mutex_lock(&mem_lock);
+	tw_spin_lock(&mem_lock);
 	((struct free_block *)p)->next = free_lists[cls];
 	free_lists[cls] = p;
-	pthread_mutex_unlock(&mem_lock);
+	tw_spin_unlock(&mem_lock);
 }
 
 size_t
@@ -106,17 +106,17 @@ tw_mem_mapped(void)
 void
 tw_mem_prefork(void)
 {
-	pthread_mutex_lock(&mem_lock);
+	tw_spin_lock(&mem_lock);
 }
 
 void
 tw_mem_postfork_parent(void)
 {
-	pthread_mutex_unlock(&mem_lock);
+	tw_spin_unlock(&mem_lock);
 }
 
 void
 tw_mem_postfork_child(void)
 {
-	pthread_mutex_init(&mem_lock, NULL);
+	mem_lock = 0;
 }

@@ -211,7 +211,7 @@ refresh_cookie(int fd)
 	struct tw_desc *d;
 
 	(void)getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len);
-	if (fdt_enter()) {
+	if (fdt_enter_fast()) {
 		if ((d = fdt_find(fd)) != NULL)
 			d->cookie = cookie;
 		fdt_leave();
@@ -224,7 +224,7 @@ shared_refs(int fd)
 	struct tw_desc *d;
 	unsigned refs = 2;
 
-	if (fdt_enter()) {
+	if (fdt_enter_fast()) {
 		if ((d = fdt_find(fd)) != NULL)
 			refs = d->refs + ((d->flags & TW_D_SHARED) ? 1 : 0);
 		fdt_leave();
