@@ -1,0 +1,35 @@
+# Hooks re-entered from below and around: a malloc that makes sockets
+# (as allocators that open files do), jemalloc in front, fork() while
+# another thread holds the shim's lock, and threads cancelled inside hooks.
+. tests/integration/lib.sh
+
+# 1. A malloc interposer calling socket()+close() from inside malloc.
+with_shim '[client *];close = abort-if-idle' env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB $B/helpers/libmallocsock.so" \
+    TWSHIM_POLICY_TEXT='[client *];close = abort-if-idle' timeout 30 "$B/helpers/storm" 2 20000 >"$T/m" 2>&1
+rc=$?
+cat "$T/m"
+assert_eq "$rc" 0 "storm with a socket-making malloc"
+
+# 2. jemalloc first in LD_PRELOAD.
+JE=$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null)
+if [ -n "$JE" ] && [ "${SANITIZER:-plain}" != asan ]; then
+	env LD_PRELOAD="$JE $LIB" TWSHIM_POLICY_TEXT='[client *];close = abort-if-idle' \
+	    timeout 30 "$B/helpers/storm" 2 20000 >"$T/j" 2>&1
+	rc=$?
+	cat "$T/j"
+	assert_eq "$rc" 0 "storm under jemalloc"
+fi
+
+# 3. 2000 forks while a thread hammers the table; children close and exit.
+n=2000
+[ "${SANITIZER:-plain}" = asan ] && n=300
+with_shim '[client *];close = graceful' timeout 60 "$B/helpers/forkstorm" $n >"$T/f" 2>&1
+rc=$?
+cat "$T/f"
+assert_eq "$rc" 0 "every child exited (no child stuck on the shim's lock)"
+
+# 4. pthread_cancel inside accept() and connect().
+with_shim '[client *];close = abort-if-idle' timeout 20 "$B/helpers/cancel" >"$T/c" 2>&1
+rc=$?
+cat "$T/c"
+assert_eq "$rc" 0 "cancelled threads left the shim usable"
