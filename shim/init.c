@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -25,6 +26,20 @@
 #include "stats.h"
 
 static const char *stats_path;
+
+/*
+ * TWSHIM_STATS_SIGNAL=1: SIGUSR2 writes the counters now.  Off by default,
+ * since a handler is a change the program did not ask for; a program that
+ * installs its own SIGUSR2 handler later simply replaces this one.  The
+ * writer uses only open, write and close, and formats into a stack buffer.
+ */
+static void
+on_stats_signal(int sig)
+{
+	(void)sig;
+	if (stats_path != NULL)
+		tw_stats_write(stats_path);
+}
 
 static void
 prefork(void)
@@ -132,6 +147,12 @@ twshim_init(void)
 	tw_state.roles = policy_roles(p);
 	tw_reaper_init();
 	pthread_atfork(prefork, postfork_parent, postfork_child);
+	if (stats_path != NULL && getenv("TWSHIM_STATS_SIGNAL") != NULL &&
+	    strcmp(getenv("TWSHIM_STATS_SIGNAL"), "1") == 0) {
+		struct sigaction sa = { .sa_handler = on_stats_signal, .sa_flags = SA_RESTART };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR2, &sa, NULL);
+	}
 	tw_log(TW_LOG_INFO, "policy %s loaded%s", policy_file_name(p),
 	    tw_state.dry_run ? " (dry run: nothing will be changed)" : "");
 	/* Nothing to do for any socket: become a pure pass-through. */

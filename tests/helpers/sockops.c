@@ -296,8 +296,10 @@ run_op(char **a)
 		printf("outq: %d\n", v);
 		return 2;
 	}
-	if (strcmp(a[0], "sleep") == 0) {		/* sleep MS */
-		usleep((useconds_t)atoi(a[1]) * 1000);
+	if (strcmp(a[0], "sleep") == 0) {		/* sleep MS, signals or not */
+		long until = now_ms() + atoi(a[1]);
+		while (now_ms() < until)
+			usleep(1000);
 		return 2;
 	}
 	if (strcmp(a[0], "fork_close") == 0) {		/* child closes NAME, exits */
