@@ -368,53 +368,37 @@ open_mode(int flags, va_list ap)
 	return 0;
 }
 
-TW_EXPORT int
-open(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return fresh(REAL(open)(path, flags, mode));
+/* open() and friends take a mode only with O_CREAT or O_TMPFILE. */
+#define OPEN_HOOK(name)							\
+TW_EXPORT int								\
+name(const char *path, int flags, ...)					\
+{									\
+	va_list ap;							\
+	mode_t mode;							\
+									\
+	va_start(ap, flags);						\
+	mode = open_mode(flags, ap);					\
+	va_end(ap);							\
+	return fresh(REAL(name)(path, flags, mode));			\
 }
 
-TW_EXPORT int
-open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return fresh(REAL(open64)(path, flags, mode));
+#define OPENAT_HOOK(name)						\
+TW_EXPORT int								\
+name(int dirfd, const char *path, int flags, ...)			\
+{									\
+	va_list ap;							\
+	mode_t mode;							\
+									\
+	va_start(ap, flags);						\
+	mode = open_mode(flags, ap);					\
+	va_end(ap);							\
+	return fresh(REAL(name)(dirfd, path, flags, mode));		\
 }
 
-TW_EXPORT int
-openat(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return fresh(REAL(openat)(dirfd, path, flags, mode));
-}
-
-TW_EXPORT int
-openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return fresh(REAL(openat64)(dirfd, path, flags, mode));
-}
+OPEN_HOOK(open)
+OPEN_HOOK(open64)
+OPENAT_HOOK(openat)
+OPENAT_HOOK(openat64)
 
 TW_EXPORT int
 creat(const char *path, mode_t mode)

@@ -3,7 +3,6 @@
  * for running under the preloaded library.  Exits 0 when the process ends
  * with the descriptors it started with.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,21 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "helper.h"
+
 static long iterations;
 static unsigned long failures;
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
 
 static void *
 worker(void *arg)

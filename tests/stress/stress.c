@@ -8,7 +8,6 @@
  * kernel about the descriptors it owns.  At the end the table must be
  * empty and the process must hold the descriptors it started with.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -19,24 +18,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../helpers/helper.h"
+
 #include "fdtable.h"
 
 static long iterations;
 static int listen_port;
 static unsigned long mismatches;
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;	/* the directory's own descriptor */
-}
 
 static bool
 tracked(int fd)
