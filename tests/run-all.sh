@@ -74,6 +74,13 @@ rc=$?
 tail -n 3 "$B/logs/tsan.log"
 count tsan/stress "$rc"
 
+echo "== soak: 2 threads x 10^6 socket/connect/dup/close calls, three close strategies"
+TWSHIM_POLICY_TEXT="[client *:7901];close = abort;[client *:7902];close = graceful 100ms;[client *:7903];close = peer-first 50ms then abort-if-idle" \
+    timeout 300 $NETNS sh -c 'ip link set lo up && exec "$0" 2 50000 soak' "$B/stress" >"$B/logs/soak.log" 2>&1
+rc=$?
+tail -n 3 "$B/logs/soak.log"
+count soak/mixed_strategies "$rc"
+
 if [ -x "$B/fuzz_policy" ] || command -v clang >/dev/null 2>&1; then
 	echo "== policy parser fuzz (${FUZZ_SMOKE_SECONDS:-60} s)"
 	make --no-print-directory "$B/fuzz_policy" >/dev/null 2>&1
