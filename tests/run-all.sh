@@ -73,6 +73,13 @@ TSAN_OPTIONS="halt_on_error=1 symbolize=1" timeout 300 $NETNS \
 rc=$?
 tail -n 3 "$B/logs/tsan.log"
 count tsan/stress "$rc"
+# The same with connects and the reaper thread busy.
+TWSHIM_POLICY_TEXT="[client *:7901];close = abort;[client *:7902];close = graceful 100ms;[client *:7903];close = peer-first 50ms then abort-if-idle" \
+TSAN_OPTIONS="halt_on_error=1 symbolize=1" timeout 300 $NETNS \
+    sh -c 'ip link set lo up && exec "$0" 2 10000 soak' "$B/tsan/stress" >"$B/logs/tsan-soak.log" 2>&1
+rc=$?
+tail -n 3 "$B/logs/tsan-soak.log"
+count tsan/soak_with_reaper "$rc"
 
 echo "== soak: 2 threads x 10^6 socket/connect/dup/close calls, three close strategies"
 TWSHIM_POLICY_TEXT="[client *:7901];close = abort;[client *:7902];close = graceful 100ms;[client *:7903];close = peer-first 50ms then abort-if-idle" \

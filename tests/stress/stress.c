@@ -31,7 +31,7 @@ static long iterations;
 static int listen_port;
 static bool soak;
 static unsigned long mismatches;
-static volatile int stopping;
+static int stopping;
 
 static bool
 tracked(int fd)
@@ -112,7 +112,7 @@ acceptor(void *arg)
 		perror("stress: soak listener");
 		exit(1);
 	}
-	while (!stopping) {
+	while (!__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
 		int c = accept4(l, NULL, NULL, SOCK_NONBLOCK);
 		if (c >= 0)
 			close(c);
@@ -171,6 +171,6 @@ main(int argc, char **argv)
 	    "(the listeners are %d), descriptors %d before, %d after, %zu kB mapped by the shim\n",
 	    threads, iterations, soak ? " with connects" : "", mismatches, left, soak ? 4 : 1,
 	    before, after, tw_mem_mapped() / 1024);
-	stopping = 1;
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
 	return mismatches == 0 && left == (soak ? 4u : 1u) && before == after ? 0 : 1;
 }
