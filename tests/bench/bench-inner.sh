@@ -68,8 +68,8 @@ held=
 echo
 
 # ---- 3. loopback connection churn ----
-ROUNDS=${BENCH_ROUNDS:-5}
-CONNS=${BENCH_CONNS:-4000}
+ROUNDS=${BENCH_ROUNDS:-7}
+CONNS=${BENCH_CONNS:-5000}
 "$B/examples/legacy_server" 9100 >/dev/null &
 server=$!
 sleep 0.3
