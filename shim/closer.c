@@ -126,12 +126,6 @@ tw_close(int fd)
 		 */
 		return 0;
 	}
-	if (fdt_is_lazy(fd)) {
-		/* Never given a role: nothing to do but forget it. */
-		if (!tw_busy && !tw_foreign_process())
-			fdt_drop_lazy(fd);
-		return REAL(close)(fd);
-	}
 	if (!fdt_enter())
 		return REAL(close)(fd);
 	tracked = fdt_remove(fd, &d);

@@ -135,7 +135,6 @@ fdt_note_socket(int fd, int family, bool cloexec)
 {
 	unsigned char flag = TW_FD_LAZY | (family == AF_INET6 ? TW_FD_LAZY_V6 : 0) |
 	    (cloexec ? TW_FD_LAZY_CLOEXEC : 0);
-	struct tw_desc *d;
 
 	if ((unsigned)fd < TW_FLAG_SLOTS &&
 	    __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) == TW_FD_NONE) {
@@ -147,8 +146,7 @@ fdt_note_socket(int fd, int family, bool cloexec)
 	/* A stale entry to replace, or a number above the flag array. */
 	if (!fdt_enter_fast())
 		return;
-	d = fdt_add(fd, family, cloexec);
-	(void)d;
+	(void)fdt_add(fd, family, cloexec);
 	fdt_leave();
 }
 

@@ -238,29 +238,21 @@ do_fcntl(real_fcntl_fn real, int fd, int cmd, void *arg)
  * The third argument is an int or a pointer depending on cmd; on every ABI
  * glibc supports both travel the same way, as glibc's own fcntl assumes.
  */
-TW_EXPORT int
-fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return do_fcntl(REAL(fcntl), fd, cmd, arg);
+#define FCNTL_HOOK(name)						\
+TW_EXPORT int								\
+name(int fd, int cmd, ...)						\
+{									\
+	va_list ap;							\
+	void *arg;							\
+									\
+	va_start(ap, cmd);						\
+	arg = va_arg(ap, void *);					\
+	va_end(ap);							\
+	return do_fcntl((real_fcntl_fn)REAL(name), fd, cmd, arg);	\
 }
 
-TW_EXPORT int
-fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return do_fcntl((real_fcntl_fn)REAL(fcntl64), fd, cmd, arg);
-}
+FCNTL_HOOK(fcntl)
+FCNTL_HOOK(fcntl64)
 
 /*
  * close_range() and closefrom(): each tracked socket in the range is closed
