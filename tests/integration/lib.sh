@@ -6,8 +6,8 @@
 
 set -u
 
-B=${B:?}
-LIB=${LIB:-$B/libtwshim.so}
+B=$(realpath "${B:?}")
+LIB=$(realpath "${LIB:-$B/libtwshim.so}")
 TW=$B/twshim
 OPS=$B/helpers/sockops
 EX=$B/examples

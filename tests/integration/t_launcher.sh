@@ -26,6 +26,12 @@ cc -static -o "$T/static" "$T/s.c"
 "$TW" "$T/static" 2>"$T/warn"; assert_eq $? 3 "static program ran"
 assert_has "$T/warn" "statically linked" "static warning"
 "$TW" -q "$T/static" 2>"$T/quiet"; [ -s "$T/quiet" ] && fail "-q must silence the warning"
+# A Go program is recognised by the .go.buildinfo section its linker writes;
+# no Go toolchain here, so a C program carries one as a stand-in.
+printf '__attribute__((section(".go.buildinfo"), used)) static const char b[] = "x";\nint main(void){return 4;}\n' >"$T/g.c"
+cc -o "$T/goish" "$T/g.c"
+"$TW" "$T/goish" 2>"$T/warn3"; assert_eq $? 4 "the Go-like program ran"
+assert_has "$T/warn3" "Go program" "Go warning"
 # setuid.
 cp /bin/true "$T/suid"; chmod 4755 "$T/suid"
 "$TW" "$T/suid" 2>"$T/warn2"; assert_has "$T/warn2" "setuid" "setuid warning"

@@ -68,3 +68,34 @@ s = socket.socket(); s.connect(("127.0.0.1", 7041)); print("inside", s.getsockna
 ' >"$T/inside"
 port=$(awk '{print $2}' "$T/inside")
 [ "$port" -ge 40100 ] && [ "$port" -le 40109 ] || fail "inside the system range got $port"
+
+# Two processes of eight threads each share a 16-port pool towards one
+# server (the pool's 4-tuples are the only ones they may use): every
+# connect succeeds or fails with EADDRNOTAVAIL, nothing else, nothing hangs.
+pool_pids=""
+for p in 1 2; do
+	with_shim '[client *:7040];close = abort;local_ports = 32000-32015' python3 -c '
+import socket, threading, errno, collections
+out = collections.Counter()
+def run():
+    for i in range(100):
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", 7040)); out["ok"] += 1
+        except OSError as e:
+            out[errno.errorcode.get(e.errno, str(e.errno))] += 1
+        s.close()
+ts = [threading.Thread(target=run) for _ in range(8)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(" ".join("%s=%d" % kv for kv in sorted(out.items())))
+' >"$T/pool.$p" 2>&1 &
+	pool_pids="$pool_pids $!"
+done
+wait $pool_pids
+cat "$T"/pool.*
+for p in 1 2; do
+	grep -q "^ok=" "$T/pool.$p" || fail "process $p: no connection succeeded"
+	if sed 's/ok=[0-9]*//; s/EADDRNOTAVAIL=[0-9]*//; s/ //g' "$T/pool.$p" | grep -q .; then
+		fail "process $p: errors other than EADDRNOTAVAIL: $(cat "$T/pool.$p")"
+	fi
+done
