@@ -87,19 +87,20 @@ report_bad_policy(struct policy_diag *diag)
 {
 	const struct policy_error *first = diag->nerrors > 0 ? &diag->errors[0] : NULL;
 	bool exiting = diag->on_error == POLICY_ON_ERROR_EXIT;
+	bool inline_text = diag->file[0] == '<';
 	const char *outcome = exiting ? "exiting with status 125" :
 	    "running the program without twshim";
 
 	if (first == NULL)
 		tw_log(TW_LOG_ERROR, "policy %s rejected; %s", diag->file, outcome);
 	else if (first->line == 0)
-		tw_log(TW_LOG_ERROR, "policy %s: %s; %s (twshim --check %s lists every error)",
-		    diag->file, first->msg, outcome, diag->file);
+		tw_log(TW_LOG_ERROR, "policy %s: %s; %s", diag->file, first->msg, outcome);
 	else
-		tw_log(TW_LOG_ERROR, "policy %s:%u:%u: %s (%u error%s in all); %s "
-		    "(twshim --check %s lists every error)",
+		tw_log(TW_LOG_ERROR, "policy %s:%u:%u: %s (%u error%s in all); %s%s%s%s",
 		    diag->file, first->line, first->col, first->msg, diag->nerrors,
-		    diag->nerrors == 1 ? "" : "s", outcome, diag->file);
+		    diag->nerrors == 1 ? "" : "s", outcome,
+		    inline_text ? "" : " (twshim --check ", inline_text ? "" : diag->file,
+		    inline_text ? "" : " lists every error)");
 }
 
 __attribute__((constructor)) static void
