@@ -30,6 +30,23 @@ policy_roles(const struct policy *p)
 	return roles;
 }
 
+unsigned
+policy_close_kinds(const struct policy *p)
+{
+	unsigned kinds = 0;
+
+	for (size_t i = 0; i < p->nsections; i++) {
+		const struct section *s = &p->sections[i];
+
+		if (!s->active || !(s->opts.set & POLICY_KEY_BIT(KEY_CLOSE)))
+			continue;
+		kinds |= 1u << s->close.kind;
+		if (s->close.kind == CLOSE_PEER_FIRST)
+			kinds |= 1u << s->close.fallback;
+	}
+	return kinds;
+}
+
 /* The address to match, IPv4-mapped IPv6 folded to IPv4; family 0 if none. */
 static int
 normalize(const struct sockaddr *sa, socklen_t len, unsigned char addr[16], unsigned *port)

@@ -169,6 +169,9 @@ void policy_bind_program(struct policy *p, const char *program);
 /* POLICY_ROLE_BIT(r) for each role with at least one active section. */
 unsigned policy_roles(const struct policy *p);
 
+/* Bit (1u << kind) for each close strategy an active section uses, fallbacks included. */
+unsigned policy_close_kinds(const struct policy *p);
+
 /* Globals; POLICY_LOG_UNSET when the policy does not say. */
 enum policy_log_level policy_log_level(const struct policy *p);
 enum policy_on_error policy_on_error(const struct policy *p);

@@ -146,7 +146,8 @@ twshim_init(void)
 	policy_bind_program(p, tw_state.program);
 	tw_state.policy = p;
 	tw_state.roles = policy_roles(p);
-	tw_reaper_init();
+	tw_reaper_init((policy_close_kinds(p) &
+	    ((1u << CLOSE_GRACEFUL) | (1u << CLOSE_PEER_FIRST))) != 0);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	if (stats_path != NULL && getenv("TWSHIM_STATS_SIGNAL") != NULL &&
 	    strcmp(getenv("TWSHIM_STATS_SIGNAL"), "1") == 0) {

@@ -255,10 +255,43 @@ reaper_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The epoll instance and the wake-up eventfd, placed at dup_floor or above.
+ * Placing a descriptor there grows the process's descriptor table, and
+ * in a multi-threaded process the kernel then waits for an RCU grace
+ * period (about 10 ms here): done at start-up, before any thread of ours
+ * or, usually, of the program exists, close() never pays for it.
+ */
+static bool
+make_descriptors(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	int ep = REAL(epoll_create1)(EPOLL_CLOEXEC);
+	int wk = REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int hi_ep = ep >= 0 ? REAL(fcntl)(ep, F_DUPFD_CLOEXEC, dup_floor) : -1;
+	int hi_wk = wk >= 0 ? REAL(fcntl)(wk, F_DUPFD_CLOEXEC, dup_floor) : -1;
+
+	if (ep >= 0)
+		REAL(close)(ep);
+	if (wk >= 0)
+		REAL(close)(wk);
+	if (hi_ep < 0 || hi_wk < 0 || epoll_ctl(hi_ep, EPOLL_CTL_ADD, hi_wk, &ev) < 0) {
+		if (hi_ep >= 0)
+			REAL(close)(hi_ep);
+		if (hi_wk >= 0)
+			REAL(close)(hi_wk);
+		return false;
+	}
+	epoll_fd = hi_ep;
+	wake_fd = hi_wk;
+	fdt_set_internal(epoll_fd, true);
+	fdt_set_internal(wake_fd, true);
+	return true;
+}
+
 static bool
 start_thread(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	sigset_t all, old;
 	pthread_attr_t attr;
 	pthread_t tid;
@@ -266,21 +299,8 @@ start_thread(void)
 
 	if (thread_running)
 		return true;
-	if (epoll_fd < 0) {
-		epoll_fd = REAL(epoll_create1)(EPOLL_CLOEXEC);
-		wake_fd = REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (epoll_fd < 0 || wake_fd < 0 ||
-		    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
-			if (epoll_fd >= 0)
-				REAL(close)(epoll_fd);
-			if (wake_fd >= 0)
-				REAL(close)(wake_fd);
-			epoll_fd = wake_fd = -1;
-			return false;
-		}
-		fdt_set_internal(epoll_fd, true);
-		fdt_set_internal(wake_fd, true);
-	}
+	if (epoll_fd < 0 && !make_descriptors())
+		return false;
 	/* The thread must never take a signal meant for the program. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -300,22 +320,25 @@ start_thread(void)
 }
 
 void
-tw_reaper_init(void)
+tw_reaper_init(bool waiting)
 {
 	struct rlimit rl;
 
 	/*
 	 * Keep our duplicates out of the low numbers a program may count on
-	 * (select() sets, "the next socket is fd 5" tests).
+	 * (select() sets, "the next socket is fd 5" tests), but not so high
+	 * that the descriptor table grows large for them.
 	 */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur >= 256)
+	    rl.rlim_cur < 1024 + 1024 / 3)
 		dup_floor = (int)(rl.rlim_cur - rl.rlim_cur / 4);
 	else
-		dup_floor = 768;
-	/* Our own descriptors must stay where the flag array sees them. */
-	if (dup_floor > TW_FLAG_SLOTS - 4096)
-		dup_floor = TW_FLAG_SLOTS - 4096;
+		dup_floor = 1024;
+	if (waiting) {
+		lock();
+		(void)make_descriptors();
+		unlock();
+	}
 }
 
 int

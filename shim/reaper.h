@@ -13,7 +13,12 @@
 
 #include "policy.h"
 
-void tw_reaper_init(void);
+/*
+ * Called once at start-up.  `waiting`: the policy uses graceful or
+ * peer-first, so the reaper's descriptors are made now, while the program
+ * is most likely single-threaded (see reaper.c).
+ */
+void tw_reaper_init(bool waiting);
 
 /*
  * Take over the socket on fd and close fd.  `shut_wr_done` says the
