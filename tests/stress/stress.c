@@ -99,6 +99,17 @@ worker(void *arg)
 	return NULL;
 }
 
+/* The program's descriptors: the shim's own (the reaper's) do not count. */
+static int
+program_fds(void)
+{
+	int n = count_fds();
+
+	for (int fd = 0; fd < TW_FLAG_SLOTS; fd++)
+		n -= fdt_is_internal(fd);
+	return n;
+}
+
 /* A soak listener: accept and close at once, so peers often close first. */
 static void *
 acceptor(void *arg)
@@ -149,17 +160,14 @@ main(int argc, char **argv)
 			pthread_detach(a);
 		}
 	usleep(100000);
-	before = count_fds();
+	before = program_fds();
 	for (int t = 0; t < threads; t++)
 		pthread_create(&tid[t], NULL, worker, (void *)(long)t);
 	for (int t = 0; t < threads; t++)
 		pthread_join(tid[t], NULL);
 	/* What the reaper still holds is finished within its waits (100 ms). */
 	usleep(300000);
-	after = count_fds();
-	/* The shim's own descriptors (the reaper's epoll and eventfd) are not the program's. */
-	for (int fd = 0; fd < TW_FLAG_SLOTS; fd++)
-		after -= fdt_is_internal(fd);
+	after = program_fds();
 	if (fdt_enter()) {
 		left = fdt_count();
 		fdt_leave();
