@@ -89,7 +89,7 @@ def run():
 ts = [threading.Thread(target=run) for _ in range(8)]
 [t.start() for t in ts]; [t.join() for t in ts]
 print(" ".join("%s=%d" % kv for kv in sorted(out.items())))
-' >"$T/pool.$p" 2>&1 &
+' >"$T/pool.$p" 2>"$T/pool-err.$p" &
 	pool_pids="$pool_pids $!"
 done
 wait $pool_pids
