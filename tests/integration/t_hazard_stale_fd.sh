@@ -23,3 +23,18 @@ with_shim '[client *];close = graceful' env TWSHIM_STATS="$T/stats2" "$OPS" \
 cat "$T/out2"
 assert_eq "$(stat_of tracked_at_exit "$T/stats2")" 0 "nothing left tracked"
 assert_eq "$(stat_of close_graceful "$T/stats2")" 0 "no strategy ran on the pipe"
+
+# getaddrinfo() opens and closes sockets inside libc (netlink for
+# AI_ADDRCONFIG), unseen; interleaved with tracked sockets, every lookup
+# must still work and every tracked socket get exactly its own strategy.
+with_shim '[client *];close = abort' env TWSHIM_STATS="$T/stats3" python3 -c '
+import socket
+for i in range(50):
+    socket.getaddrinfo("localhost", 7060, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_ADDRCONFIG)
+    s = socket.create_connection(("127.0.0.1", 7060)); s.sendall(b"x\n"); s.recv(10); s.close()
+print("lookups ok")
+' >"$T/gai" 2>&1
+cat "$T/gai"
+assert_has "$T/gai" "lookups ok" "getaddrinfo kept working"
+assert_eq "$(stat_of close_abort "$T/stats3")" 50 "each tracked socket aborted once"
+assert_eq "$(stat_of close_stale "$T/stats3")" 0 "no internal socket mistaken for ours"
