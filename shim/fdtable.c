@@ -192,6 +192,16 @@ unlink_entry(int fd)
 	return d;
 }
 
+/* Forget whatever fd had: a stale entry or a lazily noted socket. */
+static void
+drop_entry(int fd)
+{
+	struct tw_desc *d = unlink_entry(fd);
+
+	if (d != NULL)
+		release_desc(d);
+}
+
 static struct tw_desc *
 link_entry(int fd, struct tw_desc *d, bool cloexec)
 {
@@ -216,10 +226,9 @@ link_entry(int fd, struct tw_desc *d, bool cloexec)
 struct tw_desc *
 fdt_add(int fd, int family, bool cloexec)
 {
-	struct tw_desc *old = unlink_entry(fd), *d;
+	struct tw_desc *d;
 
-	if (old != NULL)
-		release_desc(old);
+	drop_entry(fd);
 	d = tw_alloc(sizeof *d);
 	if (d == NULL)
 		return NULL;
@@ -234,10 +243,9 @@ fdt_add(int fd, int family, bool cloexec)
 struct tw_desc *
 fdt_share(int oldfd, int newfd, bool cloexec)
 {
-	struct tw_desc *stale = unlink_entry(newfd), *d;
+	struct tw_desc *d;
 
-	if (stale != NULL)
-		release_desc(stale);
+	drop_entry(newfd);
 	d = fdt_find(oldfd);
 	if (d == NULL)
 		return NULL;
@@ -313,13 +321,9 @@ fdt_set_internal(int fd, bool internal)
 void
 fdt_forget(int fd)
 {
-	struct tw_desc *d;
-
 	if (!fdt_enter())
 		return;
-	d = unlink_entry(fd);
-	if (d != NULL)
-		release_desc(d);
+	drop_entry(fd);
 	fdt_leave();
 }
 
