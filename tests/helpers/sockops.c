@@ -256,6 +256,24 @@ run_op(char **a)
 		printf("writebig: %ld\n", sent);
 		return 3;
 	}
+	/*
+	 * writenb NAME BYTES: write without blocking until BYTES are sent or
+	 * the send buffer is full.  Against a peer that is not reading, what
+	 * it leaves behind is surely unacknowledged, whatever the buffer sizes.
+	 */
+	if (strcmp(a[0], "writenb") == 0) {
+		long left = atol(a[2]), sent = 0;
+		ssize_t n;
+		memset(buf, 'x', sizeof buf);
+		while (left > 0 && (n = send(lookup(a[1]), buf,
+		    left < (long)sizeof buf ? (size_t)left : sizeof buf,
+		    MSG_DONTWAIT | MSG_NOSIGNAL)) > 0) {
+			left -= n;
+			sent += n;
+		}
+		printf("writenb: %ld\n", sent);
+		return 3;
+	}
 	if (strcmp(a[0], "readline") == 0) {		/* read until a newline */
 		ssize_t n, total = 0;
 		while (total < (ssize_t)sizeof buf - 1 &&

@@ -1,5 +1,6 @@
-# close = linger 1s: SO_LINGER {1,1}; with unacknowledged data and a peer
-# that does not read, close() blocks for about the linger time.
+# close = linger 1s: SO_LINGER {1,1}; with unacknowledged data (a send
+# buffer filled without blocking) and a peer that does not read, close()
+# blocks for about the linger time.
 . tests/integration/lib.sh
 
 bg python3 -c '
@@ -11,7 +12,7 @@ c, _ = s.accept(); time.sleep(5)
 '
 wait_listen 7013
 with_shim '[client *];close = linger 1s' "$OPS" \
-    sock a , connect a 127.0.0.1 7013 , writebig a 2000000 , close a >"$T/out" 2>&1
+    sock a , connect a 127.0.0.1 7013 , writenb a 2000000 , close a >"$T/out" 2>&1
 cat "$T/out"
 ms=$(value close_ms "$T/out")
 assert_ge "$ms" 900 "close blocked for the linger time"
