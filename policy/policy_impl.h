@@ -43,7 +43,8 @@ int value_bool(const char *s, bool *b);
 int value_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 int value_port_range(const char *s, uint16_t *lo, uint16_t *hi, char *why, size_t whysize);
 int value_ip(const char *s, int *family, unsigned char addr[16]);
-int value_pattern(const char *s, struct pattern *p, char *why, size_t whysize);
+/* On error, *at is the offset in s of the part that is wrong. */
+int value_pattern(const char *s, struct pattern *p, char *why, size_t whysize, size_t *at);
 void format_duration(uint64_t ms, char *buf, size_t size);
 void format_pattern(const struct pattern *p, char *buf, size_t size);
 void format_value(const struct policy_opts *o, const struct policy_close *c,

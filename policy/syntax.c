@@ -23,21 +23,28 @@ const char policy_default_text[] =
 #define ROLES_CA	(POLICY_ROLE_BIT(POLICY_CLIENT) | POLICY_ROLE_BIT(POLICY_ACCEPTED))
 
 /* The keys, in enum policy_key order. */
+/*
+ * forcible: the program may set the same thing itself (an option, or its
+ * own bind() for the address keys), and `force` overrules it.  one_word:
+ * the value is a single word (keepalive allows spaces after its commas;
+ * close takes arguments).
+ */
 static const struct keyinfo {
 	const char *name;
 	unsigned roles;
 	bool forcible;
+	bool one_word;
 } keys[KEY_COUNT] = {
-	[KEY_REUSEADDR]		= { "reuseaddr", ROLES_CL, true },
-	[KEY_REUSEPORT]		= { "reuseport", ROLES_CL, true },
-	[KEY_BACKLOG]		= { "backlog", POLICY_ROLE_BIT(POLICY_LISTENER), false },
-	[KEY_LOCAL_PORTS]	= { "local_ports", POLICY_ROLE_BIT(POLICY_CLIENT), false },
-	[KEY_LOCAL_ADDRESS]	= { "local_address", POLICY_ROLE_BIT(POLICY_CLIENT), false },
-	[KEY_KEEPALIVE]		= { "keepalive", ROLES_ALL, true },
-	[KEY_NODELAY]		= { "nodelay", ROLES_CA, true },
-	[KEY_USER_TIMEOUT]	= { "user_timeout", ROLES_CA, true },
-	[KEY_FIN_TIMEOUT]	= { "fin_timeout", ROLES_CA, true },
-	[KEY_CLOSE]		= { "close", ROLES_CA, true },
+	[KEY_REUSEADDR]		= { "reuseaddr", ROLES_CL, true, true },
+	[KEY_REUSEPORT]		= { "reuseport", ROLES_CL, true, true },
+	[KEY_BACKLOG]		= { "backlog", POLICY_ROLE_BIT(POLICY_LISTENER), false, true },
+	[KEY_LOCAL_PORTS]	= { "local_ports", POLICY_ROLE_BIT(POLICY_CLIENT), true, true },
+	[KEY_LOCAL_ADDRESS]	= { "local_address", POLICY_ROLE_BIT(POLICY_CLIENT), true, true },
+	[KEY_KEEPALIVE]		= { "keepalive", ROLES_ALL, true, false },
+	[KEY_NODELAY]		= { "nodelay", ROLES_CA, true, true },
+	[KEY_USER_TIMEOUT]	= { "user_timeout", ROLES_CA, true, true },
+	[KEY_FIN_TIMEOUT]	= { "fin_timeout", ROLES_CA, true, true },
+	[KEY_CLOSE]		= { "close", ROLES_CA, true, false },
 };
 
 static const char *const role_names[POLICY_NROLES] = { "client", "listener", "accepted" };
@@ -47,6 +54,7 @@ struct parser {
 	struct policy *p;
 	size_t cap;
 	struct section *cur;	/* NULL before the first section */
+	bool role_unknown;	/* cur's header named no valid role: skip role checks */
 	unsigned line;
 	unsigned log_line, on_error_line;
 };
@@ -133,19 +141,37 @@ new_section(struct parser *ps)
 	return &p->sections[p->nsections++];
 }
 
+/*
+ * The ']' that closes a header starting at text[0] == '[': brackets nest,
+ * since an IPv6 pattern has its own ("[client [::1]:80]").
+ */
+static char *
+header_end(char *text)
+{
+	int depth = 0;
+
+	for (char *p = text; *p != '\0'; p++) {
+		if (*p == '[')
+			depth++;
+		else if (*p == ']' && --depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
 /* "[ROLE PATTERN]": text starts at the '[' in column col. */
 static void
 parse_header(struct parser *ps, char *text, unsigned col)
 {
-	/* The last ']': an IPv6 pattern has brackets of its own. */
-	char *close = strrchr(text, ']'), *rest;
+	char *close = header_end(text), *rest;
 	struct token tok[4];
 	struct section *s;
 	char why[160];
-	size_t n;
+	size_t n, at;
 
 	s = new_section(ps);
 	ps->cur = s;		/* even a bad header starts a section, so its keys are checked */
+	ps->role_unknown = true;
 	if (s == NULL) {
 		error_at(ps, col, "out of memory");
 		return;
@@ -170,6 +196,8 @@ parse_header(struct parser *ps, char *text, unsigned col)
 	if (role_parse(tok[0].s, &s->role) < 0)
 		error_at(ps, tok[0].col, "unknown role '%s' (expected client, listener or accepted)",
 		    tok[0].s);
+	else
+		ps->role_unknown = false;
 	if (n == 1) {
 		error_at(ps, tok[0].col + (unsigned)strlen(tok[0].s),
 		    "missing address pattern after role (use * for any)");
@@ -179,8 +207,27 @@ parse_header(struct parser *ps, char *text, unsigned col)
 		error_at(ps, tok[2].col, "unexpected '%s' in the section header", tok[2].s);
 		return;
 	}
-	if (value_pattern(tok[1].s, &s->pat, why, sizeof why) < 0)
-		error_at(ps, tok[1].col, "%s", why);
+	if (value_pattern(tok[1].s, &s->pat, why, sizeof why, &at) < 0)
+		error_at(ps, tok[1].col + (unsigned)at, "%s", why);
+}
+
+/* "listener", "client or accepted", ...: the roles in bits, for messages. */
+static void
+roles_text(unsigned bits, char *buf, size_t size)
+{
+	size_t n = 0;
+	int count = __builtin_popcount(bits), seen = 0;
+
+	buf[0] = '\0';
+	for (int r = 0; r < POLICY_NROLES; r++) {
+		if (!(bits & POLICY_ROLE_BIT(r)))
+			continue;
+		seen++;
+		n += (size_t)snprintf(buf + n, size - n, "%s%s",
+		    seen == 1 ? "" : seen == count ? " and " : ", ", role_names[r]);
+		if (n >= size)
+			return;
+	}
 }
 
 static int
@@ -264,7 +311,13 @@ parse_close(struct parser *ps, struct section *s, const struct token *tok, size_
 			error_at(ps, tok[0].col, "linger needs a duration (close = linger 5s)");
 			return;
 		}
-		if (duration_arg(ps, &tok[1], "linger", 0, 3600000, true, &ms) < 0)
+		if (value_duration_ms(tok[1].s, &ms) == 0 && ms == 0) {
+			error_at(ps, tok[1].col, "linger 0s resets the connection; say so with "
+			    "close = abort");
+			return;
+		}
+		/* SO_LINGER counts whole seconds. */
+		if (duration_arg(ps, &tok[1], "linger", 1000, 3600000, true, &ms) < 0)
 			return;
 		c->wait_ms = (uint32_t)ms;
 		i = 2;
@@ -324,51 +377,69 @@ parse_close(struct parser *ps, struct section *s, const struct token *tok, size_
 		error_at(ps, tok[i].col, "unexpected '%s' after '%s'", tok[i].s, tok[0].s);
 }
 
+/*
+ * "60s,10s,5", with spaces allowed after the commas: the words are joined
+ * and split on commas, each field keeping the column it starts at.
+ */
 static void
 parse_keepalive(struct parser *ps, struct policy_opts *o, const struct token *tok, size_t n)
 {
-	char buf[128], *part[3], *save = NULL;
+	char text[POLICY_MAX_LINE + 1], buf[POLICY_MAX_LINE + 1];
+	unsigned cols[POLICY_MAX_LINE + 1];
+	struct token field[3];
+	size_t len = 0, nf = 0, start = 0;
 	unsigned long cnt;
 	uint64_t ms;
 	bool on;
-	int k = 0;
 
-	join(tok, 0, n, buf, sizeof buf);
 	if (n == 1 && value_bool(tok[0].s, &on) == 0) {
 		o->keepalive = on;
 		return;
 	}
-	/* "60s,10s,5" or "60s, 10s, 5": the spaces are ignored. */
-	for (char *src = buf, *dst = buf;; src++) {
-		if (*src != ' ')
-			*dst++ = *src;
-		if (*src == '\0')
-			break;
+	join(tok, 0, n, text, sizeof text);
+	for (size_t i = 0; i < n; i++)
+		for (const char *c = tok[i].s; *c != '\0' && len < POLICY_MAX_LINE; c++) {
+			cols[len] = tok[i].col + (unsigned)(c - tok[i].s);
+			buf[len++] = *c;
+		}
+	buf[len] = '\0';
+	cols[len] = len > 0 ? cols[len - 1] + 1 : tok[0].col;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && buf[i] != ',')
+			continue;
+		if (i == start) {
+			error_at(ps, cols[i], "empty field in keepalive '%s' (expected IDLE,INTVL,CNT "
+			    "such as 60s,10s,5)", text);
+			return;
+		}
+		if (nf == 3) {
+			/* The comma before this field was cut; the rest is intact. */
+			error_at(ps, cols[start - 1], "unexpected ',%s' after the keepalive count "
+			    "(expected IDLE,INTVL,CNT)", buf + start);
+			return;
+		}
+		buf[i] = '\0';
+		field[nf].s = buf + start;
+		field[nf++].col = cols[start];
+		start = i + 1;
 	}
-	for (char *p = strtok_r(buf, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
-		if (k == 3)
-			goto bad;
-		part[k++] = p;
+	if (nf != 3) {
+		error_at(ps, tok[0].col, "bad keepalive '%s' (expected IDLE,INTVL,CNT such as "
+		    "60s,10s,5, or yes, or off)", text);
+		return;
 	}
-	if (k != 3)
-		goto bad;
-	struct token t0 = { part[0], tok[0].col }, t1 = { part[1], tok[0].col };
-	if (duration_arg(ps, &t0, "keepalive idle", 1000, 32767000, true, &ms) < 0)
+	if (duration_arg(ps, &field[0], "keepalive idle", 1000, 32767000, true, &ms) < 0)
 		return;
 	o->keep_idle_s = (uint32_t)(ms / 1000);
-	if (duration_arg(ps, &t1, "keepalive interval", 1000, 32767000, true, &ms) < 0)
+	if (duration_arg(ps, &field[1], "keepalive interval", 1000, 32767000, true, &ms) < 0)
 		return;
 	o->keep_intvl_s = (uint32_t)(ms / 1000);
-	if (value_uint(part[2], 1, 127, &cnt) < 0) {
-		error_at(ps, tok[0].col, "keepalive count must be 1 to 127, not '%s'", part[2]);
+	if (value_uint(field[2].s, 1, 127, &cnt) < 0) {
+		error_at(ps, field[2].col, "keepalive count must be 1 to 127, not '%s'", field[2].s);
 		return;
 	}
 	o->keep_cnt = (uint32_t)cnt;
 	o->keepalive = true;
-	return;
-bad:
-	error_at(ps, tok[0].col, "bad keepalive '%s' (expected IDLE,INTVL,CNT such as "
-	    "60s,10s,5, or yes, or off)", tok[0].s);
 }
 
 /* The value of key k, from tokens already past any "force". */
@@ -392,24 +463,23 @@ parse_value(struct parser *ps, struct section *s, enum policy_key k,
 			*flag = true;
 			return;
 		}
-		if (n != 1 || value_bool(tok[0].s, flag) < 0)
+		if (value_bool(tok[0].s, flag) < 0)
 			error_at(ps, tok[0].col, "expected yes or no for '%s', not '%s'",
 			    keys[k].name, tok[0].s);
 		return;
 	case KEY_BACKLOG:
-		if (n != 1 || value_uint(tok[0].s, 1, 1000000, &v) < 0)
+		if (value_uint(tok[0].s, 1, 1000000, &v) < 0)
 			error_at(ps, tok[0].col, "backlog must be a number from 1 to 1000000, not '%s'",
 			    tok[0].s);
 		else
 			o->backlog = (int)v;
 		return;
 	case KEY_LOCAL_PORTS:
-		if (n != 1 || value_port_range(tok[0].s, &o->port_lo, &o->port_hi, why,
-		    sizeof why) < 0)
-			error_at(ps, tok[0].col, "%s", n != 1 ? "local_ports takes one LO-HI range" : why);
+		if (value_port_range(tok[0].s, &o->port_lo, &o->port_hi, why, sizeof why) < 0)
+			error_at(ps, tok[0].col, "%s", why);
 		return;
 	case KEY_LOCAL_ADDRESS:
-		if (n != 1 || value_ip(tok[0].s, &o->local_family, o->local_addr) < 0)
+		if (value_ip(tok[0].s, &o->local_family, o->local_addr) < 0)
 			error_at(ps, tok[0].col, "local_address must be an IPv4 or IPv6 address, "
 			    "not '%s'", tok[0].s);
 		return;
@@ -417,15 +487,11 @@ parse_value(struct parser *ps, struct section *s, enum policy_key k,
 		parse_keepalive(ps, o, tok, n);
 		return;
 	case KEY_USER_TIMEOUT:
-		if (n != 1)
-			error_at(ps, tok[0].col, "user_timeout takes one duration");
-		else if (duration_arg(ps, &tok[0], "user_timeout", 0, 2147483647, false, &ms) == 0)
+		if (duration_arg(ps, &tok[0], "user_timeout", 0, 2147483647, false, &ms) == 0)
 			o->user_timeout_ms = (uint32_t)ms;
 		return;
 	case KEY_FIN_TIMEOUT:
-		if (n != 1)
-			error_at(ps, tok[0].col, "fin_timeout takes one duration");
-		else if (duration_arg(ps, &tok[0],
+		if (duration_arg(ps, &tok[0],
 		    "fin_timeout (TCP_LINGER2, the FIN_WAIT_2 time)", 1000, 120000, true, &ms) == 0)
 			o->fin_timeout_s = (uint32_t)(ms / 1000);
 		return;
@@ -524,19 +590,26 @@ parse_assignment(struct parser *ps, char *text, unsigned col)
 		return;
 	}
 	if ((k = key_lookup(name[0].s)) < 0) {
-		error_at(ps, name[0].col, "unknown key '%s'", name[0].s);
+		error_at(ps, name[0].col, "unknown key '%s' (expected reuseaddr, reuseport, "
+		    "backlog, local_ports, local_address, keepalive, nodelay, user_timeout, "
+		    "fin_timeout, close or program)", name[0].s);
 		return;
 	}
-	if (!(keys[k].roles & POLICY_ROLE_BIT(s->role))) {
-		error_at(ps, name[0].col, "'%s' does not apply to %s sections", keys[k].name,
-		    role_names[s->role]);
+	if (!ps->role_unknown && !(keys[k].roles & POLICY_ROLE_BIT(s->role))) {
+		char roles[40];
+
+		roles_text(keys[k].roles, roles, sizeof roles);
+		error_at(ps, name[0].col, "'%s' does not apply to %s sections (only to %s)",
+		    keys[k].name, role_names[s->role], roles);
 		return;
 	}
-	if (s->opts.set & POLICY_KEY_BIT(k)) {
+	/* A line that set the key, even with a bad value, makes a second one a duplicate. */
+	if (s->opts.line[k] != 0) {
 		error_at(ps, name[0].col, "duplicate key '%s' (first set on line %u)", keys[k].name,
 		    s->opts.line[k]);
 		return;
 	}
+	s->opts.line[k] = ps->line;
 	if (strcmp(tok[0].s, "force") == 0) {
 		if (!keys[k].forcible) {
 			error_at(ps, tok[0].col, "'%s' cannot be forced", keys[k].name);
@@ -548,6 +621,11 @@ parse_assignment(struct parser *ps, char *text, unsigned col)
 			return;
 		}
 	}
+	if (keys[k].one_word && n - forced > 1) {
+		error_at(ps, tok[forced + 1].col, "unexpected '%s': '%s' takes one value",
+		    tok[forced + 1].s, keys[k].name);
+		return;
+	}
 	unsigned before = ps->diag->nerrors;
 	parse_value(ps, s, (enum policy_key)k, tok + forced, n - forced, forced);
 	if (ps->diag->nerrors != before)
@@ -555,7 +633,6 @@ parse_assignment(struct parser *ps, char *text, unsigned col)
 	s->opts.set |= POLICY_KEY_BIT(k);
 	if (forced)
 		s->opts.forced |= POLICY_KEY_BIT(k);
-	s->opts.line[k] = ps->line;
 }
 
 static void
@@ -568,8 +645,6 @@ parse_line(struct parser *ps, char *line, size_t len)
 		    POLICY_MAX_LINE);
 		return;
 	}
-	if (len > 0 && line[len - 1] == '\r')
-		line[--len] = '\0';
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)line[i];
 		if ((c < 0x20 && c != '\t') || c == 0x7f) {
@@ -604,6 +679,11 @@ parse(const char *text, size_t len, const char *name, bool semicolons,
 		return NULL;
 	}
 	ps.p->log_level = POLICY_LOG_UNSET;
+	/* A UTF-8 byte order mark, as some editors write: not part of line 1. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	for (;;) {
 		size_t end = start, n;
 
@@ -613,6 +693,8 @@ parse(const char *text, size_t len, const char *name, bool semicolons,
 			break;		/* no line after the last separator */
 		ps.line++;
 		n = end - start;
+		if (n > 0 && text[end - 1] == '\r')
+			n--;		/* CRLF: the CR is not part of the line */
 		if (n > POLICY_MAX_LINE) {
 			parse_line(&ps, line, n);	/* reports the length only */
 		} else {

@@ -128,16 +128,21 @@ value_ip(const char *s, int *family, unsigned char addr[16])
 	return -1;
 }
 
-/* ADDR or ADDR/LEN into p's address fields. */
+/*
+ * ADDR or ADDR/LEN into p's address fields.  An IPv4-mapped IPv6 address
+ * becomes the IPv4 address it stands for: sockets are matched that way.
+ */
 static int
-pattern_address(const char *s, struct pattern *p, char *why, size_t whysize)
+pattern_address(const char *s, struct pattern *p, char *why, size_t whysize, size_t *at)
 {
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	char buf[64];
 	const char *slash = strchr(s, '/');
 	size_t n = slash != NULL ? (size_t)(slash - s) : strlen(s);
 	unsigned long plen;
 	unsigned max;
 
+	*at = 0;
 	if (n == 0 || n >= sizeof buf) {
 		snprintf(why, whysize, "bad address '%s'", s);
 		return -1;
@@ -156,10 +161,18 @@ pattern_address(const char *s, struct pattern *p, char *why, size_t whysize)
 	p->plen = max;
 	if (slash != NULL) {
 		if (value_uint(slash + 1, 0, max, &plen) < 0) {
+			*at = n + 1;
 			snprintf(why, whysize, "bad prefix length '%s' (0-%u)", slash + 1, max);
 			return -1;
 		}
 		p->plen = (unsigned)plen;
+	}
+	if (p->family == AF_INET6 && p->plen >= 96 && memcmp(p->addr, mapped, 12) == 0) {
+		memmove(p->addr, p->addr + 12, 4);
+		memset(p->addr + 4, 0, 12);
+		p->family = AF_INET;
+		p->plen -= 96;
+		max = 32;
 	}
 	/* Host bits beyond the prefix are ignored, as routers do. */
 	for (unsigned bit = p->plen; bit < max; bit++)
@@ -168,19 +181,22 @@ pattern_address(const char *s, struct pattern *p, char *why, size_t whysize)
 }
 
 static int
-pattern_ports(const char *s, struct pattern *p, char *why, size_t whysize)
+pattern_ports(const char *s, size_t offset, struct pattern *p, char *why, size_t whysize,
+    size_t *at)
 {
+	*at = offset;
 	p->has_port = true;
 	return value_port_range(s, &p->port_lo, &p->port_hi, why, whysize);
 }
 
 int
-value_pattern(const char *s, struct pattern *p, char *why, size_t whysize)
+value_pattern(const char *s, struct pattern *p, char *why, size_t whysize, size_t *at)
 {
 	char buf[128];
 	const char *colon;
 
 	memset(p, 0, sizeof *p);
+	*at = 0;
 	if (strlen(s) >= sizeof buf) {
 		snprintf(why, whysize, "address pattern too long");
 		return -1;
@@ -188,7 +204,7 @@ value_pattern(const char *s, struct pattern *p, char *why, size_t whysize)
 	if (strcmp(s, "*") == 0)
 		return 0;
 	if (strncmp(s, "*:", 2) == 0)
-		return pattern_ports(s + 2, p, why, whysize);
+		return pattern_ports(s + 2, 2, p, why, whysize, at);
 	if (s[0] == '[') {
 		const char *close = strchr(s, ']');
 		if (close == NULL) {
@@ -197,30 +213,31 @@ value_pattern(const char *s, struct pattern *p, char *why, size_t whysize)
 		}
 		memcpy(buf, s + 1, (size_t)(close - s - 1));
 		buf[close - s - 1] = '\0';
-		if (pattern_address(buf, p, why, whysize) < 0)
-			return -1;
-		if (p->family != AF_INET6) {
+		if (strchr(buf, ':') == NULL) {
 			snprintf(why, whysize, "brackets are for IPv6 addresses: '%s'", s);
+			return -1;
+		}
+		if (pattern_address(buf, p, why, whysize, at) < 0) {
+			*at += 1;	/* buf starts after the '[' */
 			return -1;
 		}
 		if (close[1] == '\0')
 			return 0;
 		if (close[1] != ':') {
+			*at = (size_t)(close - s) + 1;
 			snprintf(why, whysize, "expected ':PORT' after ']' in '%s'", s);
 			return -1;
 		}
-		return pattern_ports(close + 2, p, why, whysize);
+		return pattern_ports(close + 2, (size_t)(close - s) + 2, p, why, whysize, at);
 	}
 	colon = strchr(s, ':');
-	if (colon != NULL && strchr(colon + 1, ':') != NULL)
-		return pattern_address(s, p, why, whysize);	/* bare IPv6 */
-	if (colon == NULL)
-		return pattern_address(s, p, why, whysize);
+	if (colon == NULL || strchr(colon + 1, ':') != NULL)
+		return pattern_address(s, p, why, whysize, at);	/* no port, or bare IPv6 */
 	memcpy(buf, s, (size_t)(colon - s));
 	buf[colon - s] = '\0';
-	if (pattern_address(buf, p, why, whysize) < 0)
+	if (pattern_address(buf, p, why, whysize, at) < 0)
 		return -1;
-	return pattern_ports(colon + 1, p, why, whysize);
+	return pattern_ports(colon + 1, (size_t)(colon - s) + 1, p, why, whysize, at);
 }
 
 void
@@ -282,11 +299,11 @@ format_value(const struct policy_opts *o, const struct policy_close *c,
 		snprintf(buf, size, "%d", o->backlog);
 		break;
 	case KEY_LOCAL_PORTS:
-		snprintf(buf, size, "%u-%u", o->port_lo, o->port_hi);
+		snprintf(buf, size, "%s%u-%u", force, o->port_lo, o->port_hi);
 		break;
 	case KEY_LOCAL_ADDRESS:
 		inet_ntop(o->local_family, o->local_addr, addr, sizeof addr);
-		snprintf(buf, size, "%s", addr);
+		snprintf(buf, size, "%s%s", force, addr);
 		break;
 	case KEY_KEEPALIVE:
 		if (!o->keepalive)

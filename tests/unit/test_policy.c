@@ -139,7 +139,6 @@ Test(policy_parse, close_strategies)
 		{ "abort", CLOSE_ABORT, 0, CLOSE_NORMAL, "abort" },
 		{ "abort-if-idle", CLOSE_ABORT_IF_IDLE, 0, CLOSE_NORMAL, "abort-if-idle" },
 		{ "linger 5s", CLOSE_LINGER, 5000, CLOSE_NORMAL, "linger 5s" },
-		{ "linger 0s", CLOSE_LINGER, 0, CLOSE_NORMAL, "linger 0s" },
 		{ "graceful", CLOSE_GRACEFUL, POLICY_GRACEFUL_DEFAULT_MS, CLOSE_NORMAL, "graceful 30s" },
 		{ "graceful 1500ms", CLOSE_GRACEFUL, 1500, CLOSE_NORMAL, "graceful 1500ms" },
 		{ "peer-first 200ms", CLOSE_PEER_FIRST, 200, CLOSE_NORMAL, "peer-first 200ms" },
@@ -167,17 +166,23 @@ Test(policy_parse, close_strategies)
 
 Test(policy_errors, each_kind_with_position)
 {
-	expect_error("[client *]\nfoo = 1\n", 2, 1, "unknown key 'foo'");
+	expect_error("[client *]\nfoo = 1\n", 2, 1, "unknown key 'foo' (expected reuseaddr,");
 	expect_error("[client *]\nclose = sometimes\n", 2, 9, "unknown close strategy 'sometimes'");
 	expect_error("[client *]\nnodelay = maybe\n", 2, 11, "expected yes or no");
-	expect_error("[client *]\nbacklog = 5\n", 2, 1, "'backlog' does not apply to client sections");
-	expect_error("[listener *]\nclose = abort\n", 2, 1, "does not apply to listener");
+	expect_error("[client *]\nbacklog = 5\n", 2, 1,
+	    "'backlog' does not apply to client sections (only to listener)");
+	expect_error("[server *]\nbacklog = 5\nclose = abort\n", 1, 2,
+	    "unknown role 'server'");
+	expect_error("[listener *]\nclose = abort\n", 2, 1,
+	    "does not apply to listener sections (only to client and accepted)");
 	expect_error("[accepted *]\nlocal_ports = 1-2\n", 2, 1, "does not apply to accepted");
-	expect_error("[client 10.0.0.0/33]\n", 1, 9, "bad prefix length '33'");
+	expect_error("[client 10.0.0.0/33]\n", 1, 18, "bad prefix length '33'");
 	expect_error("[client 10.0.0.300]\n", 1, 9, "bad address");
-	expect_error("[client [::1/129]]\n", 1, 9, "bad prefix length '129'");
-	expect_error("[client *:9000-8000]\n", 1, 9, "empty port range 9000-8000");
-	expect_error("[client *:0]\n", 1, 9, "bad port '0'");
+	expect_error("[client [::1/129]]\n", 1, 14, "bad prefix length '129'");
+	expect_error("[client *:9000-8000]\n", 1, 11, "empty port range 9000-8000");
+	expect_error("[client *:0]\n", 1, 11, "bad port '0'");
+	expect_error("[client [10.0.0.1]:80]\n", 1, 9, "brackets are for IPv6");
+	expect_error("[client [::1]80]\n", 1, 14, "expected ':PORT'");
 	expect_error("[client *]\nlocal_ports = 30000-20000\n", 2, 15, "empty port range");
 	expect_error("[client *]\nclose = abort\nclose = normal\n", 3, 1,
 	    "duplicate key 'close' (first set on line 2)");
@@ -195,17 +200,97 @@ Test(policy_errors, each_kind_with_position)
 	expect_error("[client *]\nfin_timeout = 500ms\n", 2, 15, "whole seconds");
 	expect_error("[client *]\nfin_timeout = 121s\n", 2, 15, "between 1s and 2m");
 	expect_error("[client *]\nkeepalive = 60s,10s\n", 2, 13, "bad keepalive");
-	expect_error("[client *]\nkeepalive = 60s,10s,500\n", 2, 13, "keepalive count");
+	expect_error("[client *]\nkeepalive = 60s,10s,500\n", 2, 21, "keepalive count");
+	expect_error("[client *]\nkeepalive = 60s, 10s, 500\n", 2, 23, "keepalive count");
+	expect_error("[client *]\nkeepalive = 60s,10x,5\n", 2, 17, "bad duration '10x'");
+	expect_error("[client *]\nkeepalive = 60s,,10s,5\n", 2, 17, "empty field");
+	expect_error("[client *]\nkeepalive = ,60s,10s,5\n", 2, 13, "empty field");
+	expect_error("[client *]\nkeepalive = 60s,10s,5,\n", 2, 23, "empty field");
+	expect_error("[client *]\nkeepalive = 60s,10s,5,JUNK\n", 2, 22, "unexpected ',JUNK'");
+	expect_error("[client *]\nkeepalive = 60s,10s,5 junk\n", 2, 21, "keepalive count");
 	expect_error("[client *]\nkeepalive = 1500ms,10s,5\n", 2, 13, "whole seconds");
 	expect_error("[client *]\nclose = linger\n", 2, 9, "linger needs a duration");
 	expect_error("[client *]\nclose = peer-first 1s then linger\n", 2, 28, "bad fallback");
 	expect_error("[client *]\nclose = peer-first 1s or abort\n", 2, 23, "expected 'then");
 	expect_error("[client *]\nclose = abort now\n", 2, 15, "unexpected 'now'");
-	expect_error("[client *]\nlocal_ports = force 1-2\n", 2, 15, "cannot be forced");
+	expect_error("[listener *]\nbacklog = force 5\n", 2, 11, "cannot be forced");
+	expect_error("[client *]\nclose = linger 0s\n", 2, 16, "say so with close = abort");
+	expect_error("[client *]\nclose = linger 250ms\n", 2, 16, "whole seconds");
+	expect_error("[client *]\nreuseaddr = yes no\n", 2, 17, "unexpected 'no'");
+	expect_error("[listener *]\nbacklog = 10 20\n", 2, 14, "unexpected '20'");
+	expect_error("[client *]\nuser_timeout = 5s 6s\n", 2, 19, "unexpected '6s'");
+	expect_error("[client *]\nnodelay = force yes no\n", 2, 21, "unexpected 'no'");
+	expect_error("[client [::1]:80\nclose = abort\n", 1, 1, "unterminated section header");
+	expect_error("[client *]]\n", 1, 11, "unexpected ']'");
 	expect_error("[client *]\nlocal_address = 10.0.0.1:80\n", 2, 17, "local_address must be");
 	expect_error("[listener *]\nbacklog = 0\n", 2, 11, "backlog must be");
 	expect_error("[client *]\nprogram = a\nprogram = b\n", 3, 1, "duplicate key 'program'");
 	expect_error("[client *]\nclose = ab\x01rt\n", 2, 11, "invalid character 0x01");
+}
+
+/* A key whose first value was bad is still a duplicate the second time. */
+Test(policy_errors, duplicate_after_a_bad_value)
+{
+	struct policy_diag diag;
+
+	cr_assert_null(parse("[client *]\nclose = bogus\nclose = abort\n", &diag));
+	cr_assert_eq(diag.nerrors, 2);
+	cr_assert_eq(diag.errors[1].line, 3);
+	cr_assert(strstr(diag.errors[1].msg, "duplicate key 'close'") != NULL);
+	policy_diag_free(&diag);
+}
+
+/* CRLF files: the CR counts neither as a character nor toward the length. */
+Test(policy_parse, crlf_and_byte_order_mark)
+{
+	char text[1100];
+	struct policy *p;
+
+	memset(text, 0, sizeof text);
+	strcpy(text, "\xef\xbb\xbf[client *]\r\nclose = abort\r\n# ");
+	memset(text + strlen(text), 'x', 1021);
+	strcat(text, "\r\n");
+	p = parse_ok(text);
+	policy_free(p);
+}
+
+/* An IPv4-mapped pattern stands for the IPv4 address, as sockets are matched. */
+Test(policy_match, mapped_pattern_is_ipv4)
+{
+	struct policy *p = parse_ok(
+	    "[client [::ffff:10.0.0.0/104]:80]\nclose = abort\n"
+	    "[client ::ffff:192.0.2.1]\nclose = normal\n");
+	struct policy_opts o;
+
+	cr_assert_eq(match(p, POLICY_CLIENT, "10.1.2.3:80", &o), 1);
+	cr_assert_eq(o.close->kind, CLOSE_ABORT);
+	cr_assert_eq(match(p, POLICY_CLIENT, "[::ffff:10.1.2.3]:80", &o), 1);
+	cr_assert_eq(o.close->kind, CLOSE_ABORT);
+	cr_assert_eq(match(p, POLICY_CLIENT, "11.1.2.3:80", &o), 0);
+	cr_assert_eq(match(p, POLICY_CLIENT, "192.0.2.1:5", &o), 1);
+	cr_assert_eq(o.close->kind, CLOSE_NORMAL);
+	policy_free(p);
+}
+
+/* local_ports and local_address may overrule the program's own bind(). */
+Test(policy_parse, address_keys_can_be_forced)
+{
+	struct policy *p = parse_ok("[client *]\nlocal_ports = force 20000-20099\n"
+	    "local_address = force 127.0.0.2\n");
+	struct policy_opts o;
+	char *out = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+
+	cr_assert_eq(match(p, POLICY_CLIENT, "1.2.3.4:5", &o), 2);
+	cr_assert(o.forced & POLICY_KEY_BIT(KEY_LOCAL_PORTS));
+	cr_assert(o.forced & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS));
+	policy_dump(p, f);
+	fclose(f);
+	cr_assert(strstr(out, "local_ports = force 20000-20099\n") != NULL, "%s", out);
+	cr_assert(strstr(out, "local_address = force 127.0.0.2\n") != NULL, "%s", out);
+	free(out);
+	policy_free(p);
 }
 
 Test(policy_errors, nul_byte_and_long_line)
@@ -245,7 +330,7 @@ Test(policy_errors, all_errors_reported_nothing_applied)
 	    "[listener *:8080]\n"
 	    "close = abort\n"
 	    "[server *]\n", &diag);
-	static const unsigned where[][2] = { { 1, 7 }, { 2, 9 }, { 3, 9 }, { 4, 11 }, { 6, 1 }, { 7, 2 } };
+	static const unsigned where[][2] = { { 1, 7 }, { 2, 18 }, { 3, 9 }, { 4, 11 }, { 6, 1 }, { 7, 2 } };
 
 	cr_assert_null(p, "a policy with errors is rejected whole");
 	cr_assert_eq(diag.nerrors, 6);
