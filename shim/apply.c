@@ -337,7 +337,7 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		fdt_leave();
 	}
 	errno = saved;
-	return tw_ports_connect(fd, sa, len, &o, user_set, prog_bound);
+	return tw_ports_connect(fd, sa, len, &o, prog_bound);
 }
 
 void

@@ -369,20 +369,66 @@ connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
 	return -1;
 }
 
+/*
+ * The program bound the socket itself, and the policy forces its own
+ * choice.  A bound socket cannot be bound again, so a fresh one takes its
+ * place; the program's source address stays unless local_address is set.
+ * False when the socket is shared or cannot be replaced: the program's
+ * bind() then stands.
+ */
+static bool
+unbind_for_policy(int fd, int family, struct policy_opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (shared_refs(fd) > 1)
+		return false;
+	if (!(o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)) &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		static const unsigned char any6[16];
+
+		if (ss.ss_family == AF_INET &&
+		    ((struct sockaddr_in *)&ss)->sin_addr.s_addr != htonl(INADDR_ANY)) {
+			o->local_family = AF_INET;
+			memcpy(o->local_addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+			o->set |= POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
+		} else if (ss.ss_family == AF_INET6 &&
+		    memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, any6, 16) != 0) {
+			o->local_family = AF_INET6;
+			memcpy(o->local_addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+			o->set |= POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
+		}
+	}
+	if (replace_socket(fd, family) < 0)
+		return false;
+	refresh_cookie(fd);
+	tw_log(TW_LOG_DEBUG, "fd %d: the program's own bind() overruled (forced)", fd);
+	return true;
+}
+
 int
 tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
-    const struct policy_opts *o, unsigned user_set, bool prog_bound)
+    const struct policy_opts *o, bool prog_bound)
 {
 	unsigned keys = POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
 	unsigned sys_lo, sys_hi, one = 1;
 	struct sockaddr_storage local;
+	struct policy_opts forced;
 	socklen_t llen;
 	int family;
 
-	(void)user_set;
-	if (!(o->set & keys) || (prog_bound && !(o->forced & keys)))
+	if (!(o->set & keys))
 		return REAL(connect)(fd, sa, len);
 	family = socket_family(fd);
+	if (prog_bound) {
+		if (!(o->set & o->forced & keys))
+			return REAL(connect)(fd, sa, len);
+		forced = *o;
+		if (!unbind_for_policy(fd, family, &forced))
+			return REAL(connect)(fd, sa, len);
+		o = &forced;
+	}
 
 	if (o->set & POLICY_KEY_BIT(KEY_LOCAL_PORTS)) {
 		system_range(&sys_lo, &sys_hi);

@@ -15,6 +15,6 @@
  * Returns what connect() returns, with its errno.
  */
 int tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
-    const struct policy_opts *o, unsigned user_set, bool prog_bound);
+    const struct policy_opts *o, bool prog_bound);
 
 #endif

@@ -60,6 +60,17 @@ assert_has "$T/py" "own bind 45555" "the program's own bind is kept"
 port6=$(awk '/^ipv6/ {print $2}' "$T/py")
 [ "$port6" -ge 31000 ] && [ "$port6" -le 31009 ] || fail "IPv6 got port $port6"
 
+# force: the program's own bind() is overruled (its address kept, the port
+# from the pool); without force it stood, above.
+ip addr add 127.0.0.9/8 dev lo 2>/dev/null || true
+with_shim '[client *];local_ports = force 31010-31019' python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.9", 45556)); s.connect(("127.0.0.1", 7040))
+print("forced", *s.getsockname())
+' >"$T/forced" 2>&1
+cat "$T/forced"
+assert_has "$T/forced" "forced 127.0.0.9 3101" "forced: the program's address, a pool port"
+
 # Inside the system range the kernel picks (IP_LOCAL_PORT_RANGE); 7040 has
 # used up the system range, so ask for 7041.
 with_shim '[client *];local_ports = 40100-40109' python3 -c '
