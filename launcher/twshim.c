@@ -19,8 +19,8 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: twshim [-p POLICY | -e TEXT] [-v | -q] [--dry-run] [--] COMMAND [ARG...]\n"
-	    "       twshim --check POLICY\n"
-	    "       twshim --explain POLICY ROLE ADDR[:PORT] [PROGRAM]\n"
+	    "       twshim --check POLICY | --check -e TEXT\n"
+	    "       twshim --explain POLICY|-e TEXT ROLE ADDR[:PORT] [PROGRAM]\n"
 	    "       twshim --sysctl\n"
 	    "       twshim --stats FILE\n"
 	    "       twshim --version | --help\n"
@@ -39,7 +39,8 @@ usage(FILE *out)
 	    "  --check       validate a policy: exit 0, or print every error and exit 1\n"
 	    "  --explain     print the options a socket of ROLE (client, listener,\n"
 	    "                accepted) at ADDR would get, each with the line that set it;\n"
-	    "                PROGRAM selects 'program =' sections\n"
+	    "                PROGRAM selects 'program =' sections; sections left out\n"
+	    "                (another program, no port given) are listed as skipped\n"
 	    "  --sysctl      the TCP sysctls twshim replaces, and their per-socket forms\n"
 	    "  --stats FILE  print a TWSHIM_STATS file in readable form\n"
 	    "\n"
@@ -56,26 +57,27 @@ load(const char *path, const char *text, struct policy_diag *diag)
 }
 
 static int
-cmd_check(const char *path)
+cmd_check(const char *path, const char *text)
 {
 	struct policy_diag diag;
-	struct policy *p = policy_parse_file(path, &diag);
+	struct policy *p = load(path, text, &diag);
 
 	if (p == NULL) {
 		policy_diag_print(&diag, stderr);
-		fprintf(stderr, "%s: %u error%s\n", path, diag.nerrors,
+		fprintf(stderr, "%s: %u error%s\n", diag.file, diag.nerrors,
 		    diag.nerrors == 1 ? "" : "s");
 		policy_diag_free(&diag);
 		return 1;
 	}
-	printf("%s: ok\n", path);
+	printf("%s: ok\n", diag.file);
 	policy_diag_free(&diag);
 	policy_free(p);
 	return 0;
 }
 
 static int
-cmd_explain(const char *path, const char *role_s, const char *addr_s, const char *program)
+cmd_explain(const char *path, const char *text, const char *role_s, const char *addr_s,
+    const char *program)
 {
 	struct sockaddr_storage ss;
 	struct policy_diag diag;
@@ -93,7 +95,7 @@ cmd_explain(const char *path, const char *role_s, const char *addr_s, const char
 		    addr_s);
 		return EXIT_USAGE;
 	}
-	if ((p = policy_parse_file(path, &diag)) == NULL) {
+	if ((p = load(path, text, &diag)) == NULL) {
 		policy_diag_print(&diag, stderr);
 		policy_diag_free(&diag);
 		return EXIT_USAGE;
@@ -126,19 +128,26 @@ main(int argc, char **argv)
 		printf("twshim %s\n", TWSHIM_VERSION);
 		return 0;
 	}
+	/* --check and --explain take POLICY, or -e TEXT in its place. */
 	if (strcmp(argv[1], "--check") == 0) {
-		if (argc != 3) {
-			fprintf(stderr, "usage: twshim --check POLICY\n");
+		int inline_text = argc > 2 && strcmp(argv[2], "-e") == 0;
+
+		if (argc != 3 + inline_text) {
+			fprintf(stderr, "usage: twshim --check POLICY | --check -e TEXT\n");
 			return EXIT_USAGE;
 		}
-		return cmd_check(argv[2]);
+		return inline_text ? cmd_check(NULL, argv[3]) : cmd_check(argv[2], NULL);
 	}
 	if (strcmp(argv[1], "--explain") == 0) {
-		if (argc != 5 && argc != 6) {
-			fprintf(stderr, "usage: twshim --explain POLICY ROLE ADDR[:PORT] [PROGRAM]\n");
+		int e = argc > 2 && strcmp(argv[2], "-e") == 0;
+
+		if (argc != 5 + e && argc != 6 + e) {
+			fprintf(stderr, "usage: twshim --explain POLICY|-e TEXT ROLE ADDR[:PORT] "
+			    "[PROGRAM]\n");
 			return EXIT_USAGE;
 		}
-		return cmd_explain(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
+		return cmd_explain(e ? NULL : argv[2], e ? argv[3] : NULL, argv[3 + e],
+		    argv[4 + e], argc == 6 + e ? argv[5 + e] : NULL);
 	}
 	if (strcmp(argv[1], "--sysctl") == 0) {
 		print_sysctl_table(stdout);

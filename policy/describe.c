@@ -96,6 +96,32 @@ policy_sockaddr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len
 	return -1;
 }
 
+/* Sections of this role that were not considered, and why: no surprises. */
+static void
+explain_skipped(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
+    FILE *out)
+{
+	bool no_port = sa != NULL && ((sa->sa_family == AF_INET &&
+	    ((const struct sockaddr_in *)(const void *)sa)->sin_port == 0) ||
+	    (sa->sa_family == AF_INET6 &&
+	    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port == 0));
+	char pat[96];
+
+	for (size_t i = 0; i < p->nsections; i++) {
+		const struct section *s = &p->sections[i];
+
+		if (s->role != role)
+			continue;
+		format_pattern(&s->pat, pat, sizeof pat);
+		if (!s->active)
+			fprintf(out, "# skipped [%s %s] (%s:%u): only for program = %s\n",
+			    policy_role_name(role), pat, p->file, s->line, s->program);
+		else if (no_port && s->pat.has_port)
+			fprintf(out, "# skipped [%s %s] (%s:%u): no port given to match against\n",
+			    policy_role_name(role), pat, p->file, s->line);
+	}
+}
+
 void
 policy_explain(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
     socklen_t salen, FILE *out)
@@ -117,7 +143,6 @@ policy_explain(const struct policy *p, enum policy_role role, const struct socka
 	if (policy_match(p, role, sa, salen, &o) == 0) {
 		fprintf(out, "no rule applies to %s %s; twshim leaves such sockets alone\n",
 		    policy_role_name(role), addr);
-		return;
 	}
 	for (int k = 0; k < KEY_COUNT; k++) {
 		if (!(o.set & POLICY_KEY_BIT(k)))
@@ -126,6 +151,7 @@ policy_explain(const struct policy *p, enum policy_role role, const struct socka
 		snprintf(line, sizeof line, "%s = %s", policy_key_name((enum policy_key)k), value);
 		fprintf(out, "%-44s # %s:%u\n", line, p->file, o.line[k]);
 	}
+	explain_skipped(p, role, sa, out);
 }
 
 void

@@ -205,7 +205,9 @@ int policy_sockaddr_parse(const char *s, struct sockaddr_storage *ss,
 
 /*
  * Print the effective options for such a socket, one per line as
- * "key = value    # FILE:LINE", or a line saying nothing applies.
+ * "key = value    # FILE:LINE", or a line saying nothing applies; then a
+ * "# skipped" line for each section of the role left out for another
+ * program, or for want of a port when sa has port 0.
  */
 void policy_explain(const struct policy *p, enum policy_role role,
     const struct sockaddr *sa, socklen_t salen, FILE *out);
