@@ -84,9 +84,17 @@ warn_if_unaffected(const char *command)
 
 	if (!resolve(command, path, sizeof path) || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
-	if (st.st_mode & (S_ISUID | S_ISGID))
-		why = "is setuid or setgid: it runs in secure mode and twshim stays out";
-	else if (getxattr(path, "security.capability", NULL, 0) > 0)
+	/*
+	 * Secure mode comes when exec changes who the program is: a setuid
+	 * file owned by another user, a setgid file of another group, file
+	 * capabilities for anyone but root.  Root running its own setuid
+	 * file is still root, and twshim reaches it.
+	 */
+	if ((st.st_mode & S_ISUID) && st.st_uid != getuid())
+		why = "is setuid: it runs in secure mode and twshim stays out";
+	else if ((st.st_mode & S_ISGID) && st.st_gid != getgid())
+		why = "is setgid: it runs in secure mode and twshim stays out";
+	else if (getuid() != 0 && getxattr(path, "security.capability", NULL, 0) > 0)
 		why = "has file capabilities: it runs in secure mode and twshim stays out";
 	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		m = st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) :

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "apply.h"
 #include "fdtable.h"
@@ -187,8 +188,7 @@ apply_stream(int fd, const struct policy_opts *o, unsigned user_set)
 
 /* Record what the policy decided for the socket on fd (table entered). */
 static void
-remember(struct tw_desc *d, int fd, const struct policy_opts *o,
-    const struct sockaddr *peer, bool linger0)
+remember(struct tw_desc *d, int fd, const struct policy_opts *o, bool linger0)
 {
 	d->forced = (uint16_t)o->forced;
 	if (linger0)
@@ -200,15 +200,6 @@ remember(struct tw_desc *d, int fd, const struct policy_opts *o,
 	d->flags |= TW_D_APPLIED;
 	if (d->cookie == 0)
 		d->cookie = socket_cookie(fd);
-	if (peer != NULL && peer->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)peer;
-		memcpy(d->raddr, &in->sin_addr, 4);
-		d->rport = ntohs(in->sin_port);
-	} else if (peer != NULL && peer->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)peer;
-		memcpy(d->raddr, &in6->sin6_addr, 16);
-		d->rport = ntohs(in6->sin6_port);
-	}
 }
 
 static void
@@ -326,17 +317,16 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return REAL(connect)(fd, sa, len);
 	}
 	log_match(fd, "connect", sa, &o);
-	if (tw_state.dry_run) {
-		errno = saved;
-		return REAL(connect)(fd, sa, len);
-	}
-	linger0 = apply_stream(fd, &o, user_set);
+	/* A dry run remembers the close strategy too, so that close() can tell. */
+	linger0 = !tw_state.dry_run && apply_stream(fd, &o, user_set);
 	if (fdt_enter_fast()) {
 		if ((d = fdt_find(fd)) != NULL)
-			remember(d, fd, &o, sa, linger0);
+			remember(d, fd, &o, linger0);
 		fdt_leave();
 	}
 	errno = saved;
+	if (tw_state.dry_run)
+		return REAL(connect)(fd, sa, len);
 	return tw_ports_connect(fd, sa, len, &o, prog_bound);
 }
 
@@ -348,7 +338,8 @@ tw_on_accept(int lfd, int fd, int flags)
 	struct policy_opts o;
 	struct tw_desc *d, *ld;
 	int family = -1, saved = errno;
-	unsigned user_set;
+	unsigned user_set, inherited = 0;
+	uint8_t inherited_flags = 0;
 	bool linger0;
 
 	if (fdt_maybe(fd))
@@ -357,8 +348,16 @@ tw_on_accept(int lfd, int fd, int flags)
 		return;
 	if (fdt_enter_fast()) {
 		ld = fdt_find(lfd);
-		if (ld != NULL)
+		if (ld != NULL) {
 			family = ld->family;
+			/*
+			 * The kernel copies the listener's options (SO_LINGER,
+			 * keepalive, TCP_NODELAY, ...) to each accepted socket:
+			 * what the program set there, it set here too.
+			 */
+			inherited = ld->user_set;
+			inherited_flags = ld->flags & TW_D_SET_BUFS;
+		}
 		fdt_leave();
 	}
 	if (family < 0 && (family = probe_tcp(fd)) < 0)
@@ -375,6 +374,8 @@ tw_on_accept(int lfd, int fd, int flags)
 	d = fdt_add(fd, family, (flags & SOCK_CLOEXEC) != 0);
 	if (d != NULL) {
 		d->role = TW_ROLE_ACCEPTED;
+		d->user_set = (uint16_t)inherited;
+		d->flags |= inherited_flags;
 		tw_count(sockets_tracked);
 		tw_count(role_accepted);
 	}
@@ -385,16 +386,10 @@ tw_on_accept(int lfd, int fd, int flags)
 	    policy_match(tw_state.policy, POLICY_ACCEPTED, (struct sockaddr *)&ss, len, &o) == 0)
 		goto out;
 	log_match(fd, "accept", (struct sockaddr *)&ss, &o);
-	if (tw_state.dry_run)
-		goto out;
-	linger0 = apply_stream(fd, &o, user_set);
+	linger0 = !tw_state.dry_run && apply_stream(fd, &o, user_set);
 	if (fdt_enter_fast()) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof peer;
-
 		if ((d = fdt_find(fd)) != NULL)
-			remember(d, fd, &o, getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 ?
-			    (struct sockaddr *)&peer : NULL, linger0);
+			remember(d, fd, &o, linger0);
 		fdt_leave();
 	}
 out:
@@ -432,6 +427,15 @@ tw_filter_setsockopt(int fd, int level, int name)
 	int key = key_of_option(level, name);
 	unsigned bit;
 
+	if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) {
+		/* A socket the shim replaces (local_ports) gets them again. */
+		if (fdt_enter_fast()) {
+			if ((d = fdt_find(fd)) != NULL)
+				d->flags |= TW_D_SET_BUFS;
+			fdt_leave();
+		}
+		return false;
+	}
 	if (key < 0 || !fdt_enter_fast())
 		return false;
 	bit = POLICY_KEY_BIT(key);
@@ -460,4 +464,34 @@ tw_on_shutdown(int fd, int how)
 	if ((d = fdt_find(fd)) != NULL)
 		d->flags |= TW_D_SHUT_WR;
 	fdt_leave();
+}
+
+/*
+ * epoll_ctl() succeeded on a tracked socket.  A waiting close strategy
+ * keeps the socket open on a duplicate after the program's close(), and an
+ * epoll registration lives as long as the socket does: the program would
+ * go on getting events for a descriptor it closed.  Remember where the
+ * socket is registered, so that close() can take it out first.
+ */
+void
+tw_on_epoll_ctl(int epfd, int op, int fd)
+{
+	struct tw_desc *d;
+	int saved = errno;
+
+	if ((op != EPOLL_CTL_ADD && op != EPOLL_CTL_DEL) || !fdt_enter_fast())
+		return;
+	if ((d = fdt_find(fd)) != NULL) {
+		if (op == EPOLL_CTL_ADD && !(d->flags & TW_D_POLLED)) {
+			d->flags |= TW_D_POLLED;
+			d->epfd = epfd;
+		} else if (op == EPOLL_CTL_ADD && d->epfd != epfd) {
+			d->flags |= TW_D_POLLED_MANY;
+		} else if (op == EPOLL_CTL_DEL && d->epfd == epfd &&
+		    !(d->flags & TW_D_POLLED_MANY)) {
+			d->flags &= (uint8_t)~TW_D_POLLED;
+		}
+	}
+	fdt_leave();
+	errno = saved;
 }

@@ -31,4 +31,7 @@ bool tw_filter_setsockopt(int fd, int level, int name);
 /* shutdown(): remember that the program sent its FIN. */
 void tw_on_shutdown(int fd, int how);
 
+/* epoll_ctl() succeeded: remember which epoll instance watches the socket. */
+void tw_on_epoll_ctl(int epfd, int op, int fd);
+
 #endif

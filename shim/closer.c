@@ -12,6 +12,9 @@
  * nor on a descriptor whose socket is no longer the one tracked.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "closer.h"
@@ -40,6 +43,40 @@ plain_close(int fd, int saved)
 {
 	errno = saved;
 	return REAL(close)(fd);
+}
+
+/*
+ * Whether the socket may outlive the program's close() on the reaper's
+ * duplicate.  Only a connection that is up: a connect still in progress
+ * that the program abandons must not be completed behind its back.  And
+ * not while the program's epoll instance would go on reporting it: that
+ * registration dies only with the socket, so it is taken out here, or, in
+ * more than one instance, the strategy does not wait.
+ */
+static bool
+may_wait(int fd, const struct tw_desc *d)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	if (d->flags & TW_D_POLLED_MANY) {
+		tw_log(TW_LOG_DEBUG, "fd %d: in several epoll instances; closing at once", fd);
+		return false;
+	}
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return false;
+	switch (ti.tcpi_state) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+		break;
+	default:
+		return false;
+	}
+	if (d->flags & TW_D_POLLED)
+		(void)REAL(epoll_ctl)(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+	return true;
 }
 
 static int
@@ -93,7 +130,7 @@ close_with(int fd, const struct tw_desc *d, int saved)
 			tw_count(close_graceful);
 		else
 			tw_count(close_peer_first);
-		if (tw_reaper_take(fd, c, (d->flags & TW_D_SHUT_WR) != 0) == 0) {
+		if (may_wait(fd, d) && tw_reaper_take(fd, c, (d->flags & TW_D_SHUT_WR) != 0) == 0) {
 			errno = saved;
 			return 0;
 		}

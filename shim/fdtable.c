@@ -62,6 +62,15 @@ set_flag(int fd, unsigned char flag)
 	}
 }
 
+/* A fork the handlers could not follow (see init.c): mark shared at the next chance. */
+static bool shared_later;
+
+void
+fdt_mark_shared_later(void)
+{
+	__atomic_store_n(&shared_later, true, __ATOMIC_RELEASE);
+}
+
 bool
 fdt_enter_fast(void)
 {
@@ -69,6 +78,9 @@ fdt_enter_fast(void)
 		return false;
 	tw_busy++;
 	tw_spin_lock(&table_lock);
+	if (TW_UNLIKELY(__atomic_load_n(&shared_later, __ATOMIC_RELAXED)) &&
+	    __atomic_exchange_n(&shared_later, false, __ATOMIC_ACQUIRE))
+		fdt_mark_shared(false);
 	return true;
 }
 
@@ -150,21 +162,37 @@ fdt_note_socket(int fd, int family, bool cloexec)
 	fdt_leave();
 }
 
+/*
+ * Change a lazily noted socket's flag byte, unless it stopped being one
+ * meanwhile (another thread closed it): a compare-and-swap, so a racing
+ * update never puts a stale flag back on a number.
+ */
+static bool
+update_lazy(int fd, unsigned char clear, unsigned char set)
+{
+	unsigned char old = __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED), want;
+
+	do {
+		if (!(old & TW_FD_LAZY))
+			return false;
+		want = (unsigned char)((old & ~clear) | set);
+	} while (!__atomic_compare_exchange_n(&tw_fdflag[fd], &old, want, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
 void
 fdt_drop_lazy(int fd)
 {
-	if (fdt_is_lazy(fd)) {
-		__atomic_store_n(&tw_fdflag[fd], TW_FD_NONE, __ATOMIC_RELAXED);
+	if ((unsigned)fd < TW_FLAG_SLOTS && update_lazy(fd, 0xff, TW_FD_NONE))
 		__atomic_sub_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
-	}
 }
 
 void
 fdt_drop_lazy_range(unsigned lo, unsigned hi)
 {
 	for (unsigned fd = lo; fd <= hi && fd < TW_FLAG_SLOTS; fd++)
-		if (__atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) & TW_FD_LAZY)
-			set_flag((int)fd, TW_FD_NONE);
+		fdt_drop_lazy((int)fd);
 }
 
 static void
@@ -272,6 +300,9 @@ fdt_set_cloexec(int fd, bool cloexec)
 
 	if (e != NULL)
 		e->cloexec = cloexec;
+	else if ((unsigned)fd < TW_FLAG_SLOTS)
+		(void)update_lazy(fd, cloexec ? 0 : TW_FD_LAZY_CLOEXEC,
+		    cloexec ? TW_FD_LAZY_CLOEXEC : 0);
 }
 
 void
@@ -287,7 +318,7 @@ fdt_mark_shared(bool inheritable_only)
 		unsigned char flag = __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED);
 
 		if ((flag & TW_FD_LAZY) && (!inheritable_only || !(flag & TW_FD_LAZY_CLOEXEC)))
-			__atomic_store_n(&tw_fdflag[fd], flag | TW_FD_LAZY_SHARED, __ATOMIC_RELAXED);
+			(void)update_lazy((int)fd, 0, TW_FD_LAZY_SHARED);
 	}
 }
 

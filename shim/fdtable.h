@@ -53,20 +53,22 @@ enum tw_role {
 #define TW_D_PROG_BOUND	0x04	/* the program called bind() itself */
 #define TW_D_APPLIED	0x08	/* the policy has been applied */
 #define TW_D_LINGER0	0x10	/* SO_LINGER {1,0} is already on the socket */
+#define TW_D_POLLED	0x20	/* the program watches it with epoll instance epfd */
+#define TW_D_POLLED_MANY 0x40	/* ... and with another one too */
+#define TW_D_SET_BUFS	0x80	/* the program set SO_RCVBUF or SO_SNDBUF */
 
 /* The state of one socket, shared by every descriptor of it. */
 struct tw_desc {
 	uint64_t cookie;		/* SO_COOKIE; 0 until the shim acts */
 	const struct policy_close *close; /* NULL: leave close() alone */
 	uint32_t refs;			/* descriptors in this process */
+	int32_t epfd;			/* with TW_D_POLLED */
 	uint16_t user_set;		/* POLICY_KEY_BITs the program set itself */
 	uint16_t forced;		/* POLICY_KEY_BITs the policy forces */
 	uint8_t family;
 	uint8_t role;			/* enum tw_role */
 	uint8_t flags;			/* TW_D_* */
 	uint8_t close_forced;
-	uint16_t lport, rport;		/* host order */
-	uint8_t raddr[16];		/* network order, v4 in the first 4 */
 };
 
 extern unsigned char tw_fdflag[TW_FLAG_SLOTS];
@@ -148,6 +150,7 @@ fdt_is_internal(int fd)
 void fdt_forget(int fd);
 
 /* fork() */
+void fdt_mark_shared_later(void);
 void fdt_prefork(void);
 void fdt_postfork_parent(void);
 void fdt_postfork_child(void);

@@ -123,6 +123,18 @@ shutdown(int fd, int how)
 	return REAL(shutdown)(fd, how);
 }
 
+TW_EXPORT int
+epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	int rc = REAL(epoll_ctl)(epfd, op, fd, ev);
+
+	/* Only a waiting close strategy needs to know (see tw_on_epoll_ctl). */
+	if (rc == 0 && TW_UNLIKELY(fdt_maybe(fd)) && !fdt_is_internal(fd) &&
+	    (tw_state.waiting || tw_mode() == TW_MODE_BOOT))
+		tw_on_epoll_ctl(epfd, op, fd);
+	return rc;
+}
+
 /* ---- closing and duplicating ---- */
 
 static __attribute__((noinline)) int
@@ -189,9 +201,11 @@ dup(int fd)
 static void
 before_replace(int oldfd, int newfd)
 {
-	if (oldfd == newfd || !fdt_maybe(newfd))
+	if (oldfd == newfd || !fdt_maybe(newfd) || tw_foreign_process())
 		return;
-	if (fdt_is_internal(newfd))
+	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
+		tw_log_evict(newfd);
+	else if (fdt_is_internal(newfd))
 		tw_reaper_evict(newfd);
 	else
 		tw_untrack(newfd);
@@ -440,14 +454,16 @@ memfd_create(const char *name, unsigned int flags)
  * posix_spawn, system and popen start a child that inherits every
  * descriptor without close-on-exec, and no fork handler runs for them.
  * From here on such sockets are shared: never shut down, never aborted.
+ * File actions may hand the child any descriptor (adddup2 of a
+ * close-on-exec socket), so with them every socket counts as shared.
  */
 static void
-before_spawn(void)
+before_spawn(bool inheritable_only)
 {
 	int saved = errno;
 
 	if (fdt_count_hint() && fdt_enter()) {
-		fdt_mark_shared(true);
+		fdt_mark_shared(inheritable_only);
 		fdt_leave();
 	}
 	errno = saved;
@@ -457,7 +473,7 @@ TW_EXPORT int
 posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	before_spawn();
+	before_spawn(fa == NULL);
 	return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
 }
 
@@ -465,20 +481,67 @@ TW_EXPORT int
 posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	before_spawn();
+	before_spawn(fa == NULL);
 	return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
 }
 
 TW_EXPORT int
 system(const char *command)
 {
-	before_spawn();
+	before_spawn(true);
 	return REAL(system)(command);
 }
 
 TW_EXPORT FILE *
 popen(const char *command, const char *type)
 {
-	before_spawn();
+	before_spawn(true);
 	return REAL(popen)(command, type);
+}
+
+/*
+ * A vfork() child (Python's subprocess, for one) execs with descriptors
+ * it may have moved where the shim could not see (dup2 onto 0, 1, 2).  It
+ * shares the parent's memory: mark every socket of the parent shared, so
+ * the parent never shuts down one the new program may hold.  A process
+ * that execs for itself loses the table with its memory: nothing to do.
+ */
+static void
+before_exec(void)
+{
+	int saved = errno;
+
+	if (fdt_count_hint() && tw_foreign_process() && fdt_enter_fast()) {
+		fdt_mark_shared(false);
+		fdt_leave();
+	}
+	errno = saved;
+}
+
+TW_EXPORT int
+execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(execve)(path, argv, envp);
+}
+
+TW_EXPORT int
+execv(const char *path, char *const argv[])
+{
+	before_exec();
+	return REAL(execv)(path, argv);
+}
+
+TW_EXPORT int
+execvp(const char *file, char *const argv[])
+{
+	before_exec();
+	return REAL(execvp)(file, argv);
+}
+
+TW_EXPORT int
+execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(execvpe)(file, argv, envp);
 }

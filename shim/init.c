@@ -41,9 +41,20 @@ on_stats_signal(int sig)
 		tw_stats_write(stats_path);
 }
 
+/*
+ * fork() from a signal handler that interrupted this thread inside the
+ * shim: the locks may be this very thread's, and taking them would wait
+ * forever.  Then the handlers do nothing; the interrupted code still
+ * holds the locks and releases them when the handler returns.
+ */
+static __thread bool fork_skipped __attribute__((tls_model("initial-exec")));
+
 static void
 prefork(void)
 {
+	fork_skipped = tw_busy != 0;
+	if (fork_skipped)
+		return;
 	/* Resolve now: a signal handler in the child must not need dlsym. */
 	real_resolve_all();
 	tw_reaper_prefork();
@@ -54,6 +65,10 @@ prefork(void)
 static void
 postfork_parent(void)
 {
+	if (fork_skipped) {
+		fdt_mark_shared_later();
+		return;
+	}
 	tw_mem_postfork_parent();
 	fdt_postfork_parent();
 	tw_reaper_postfork_parent();
@@ -63,6 +78,8 @@ static void
 postfork_child(void)
 {
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	if (fork_skipped)
+		return;
 	tw_mem_postfork_child();
 	fdt_postfork_child();
 	tw_reaper_postfork_child();
@@ -123,9 +140,12 @@ twshim_init(void)
 	}
 
 	level = getenv("TWSHIM_LOG");
-	tw_log_open(level, getenv("TWSHIM_LOG_FILE"));
 	tw_state.dry_run = getenv("TWSHIM_DRY_RUN") != NULL &&
 	    strcmp(getenv("TWSHIM_DRY_RUN"), "1") == 0;
+	/* A dry run is for reading what would be done: say it unless told otherwise. */
+	if (tw_state.dry_run && (level == NULL || *level == '\0'))
+		level = "info";
+	tw_log_open(level, getenv("TWSHIM_LOG_FILE"));
 	stats_path = getenv("TWSHIM_STATS");
 	if (stats_path != NULL && *stats_path == '\0')
 		stats_path = NULL;
@@ -146,8 +166,9 @@ twshim_init(void)
 	policy_bind_program(p, tw_state.program);
 	tw_state.policy = p;
 	tw_state.roles = policy_roles(p);
-	tw_reaper_init((policy_close_kinds(p) &
-	    ((1u << CLOSE_GRACEFUL) | (1u << CLOSE_PEER_FIRST))) != 0);
+	tw_state.waiting = (policy_close_kinds(p) &
+	    ((1u << CLOSE_GRACEFUL) | (1u << CLOSE_PEER_FIRST))) != 0;
+	tw_reaper_init(tw_state.waiting);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	if (stats_path != NULL && getenv("TWSHIM_STATS_SIGNAL") != NULL &&
 	    strcmp(getenv("TWSHIM_STATS_SIGNAL"), "1") == 0) {
@@ -169,7 +190,12 @@ twshim_fini(void)
 {
 	int saved = errno;
 
-	if (tw_mode() != TW_MODE_ACTIVE || tw_foreign_process())
+	/*
+	 * exit() from a signal handler that interrupted this thread inside
+	 * the shim: its locks may be held by this thread.  Leave the sockets
+	 * to the kernel's plain close.
+	 */
+	if (tw_mode() != TW_MODE_ACTIVE || tw_foreign_process() || tw_busy != 0)
 		return;
 	tw_reaper_flush();
 	if (!tw_state.dry_run)

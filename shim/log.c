@@ -15,7 +15,7 @@
 #include "shim.h"
 
 int tw_log_level = TW_LOG_WARN;
-static int log_fd = 2;
+static int log_fd = 2;		/* -1: nowhere (stderr was closed at start) */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -25,26 +25,78 @@ tw_log_fd(void)
 	return log_fd;
 }
 
+/*
+ * Move fd to a number of the shim's own (see tw_fd_floor), close-on-exec
+ * and marked internal, so that a program's close-everything loop does not
+ * take it and a socket the program makes never gets its number.  Returns
+ * the new number, or fd itself if it cannot move.
+ */
+static int
+own_descriptor(int fd, bool close_old)
+{
+	int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, tw_fd_floor());
+
+	if (high < 0 || high >= TW_FLAG_SLOTS) {
+		if (high >= 0)
+			REAL(close)(high);
+		return fd;
+	}
+	if (close_old)
+		REAL(close)(fd);
+	fdt_set_internal(high, true);
+	return high;
+}
+
 void
 tw_log_open(const char *level, const char *file)
 {
+	int fd;
+
 	if (level != NULL && *level != '\0') {
 		for (int i = 0; i < 4; i++)
 			if (strcmp(level, level_names[i]) == 0)
 				tw_log_level = i;
 	}
+	/*
+	 * stderr as it is now, on a descriptor of our own: if the program
+	 * closes fd 2 and a socket takes the number, no log line may go
+	 * into its stream.  No stderr at start: no log.
+	 */
+	log_fd = REAL(fcntl)(2, F_GETFD) >= 0 ? own_descriptor(2, false) : -1;
 	if (file != NULL && *file != '\0') {
-		int fd = REAL(open)(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
+		fd = REAL(open)(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd >= 0) {
-			log_fd = fd;
-			/* A program's close-everything loop must not take our log. */
-			fdt_set_internal(fd, true);
+			if (log_fd != 2 && log_fd >= 0) {
+				fdt_set_internal(log_fd, false);
+				REAL(close)(log_fd);
+			}
+			log_fd = own_descriptor(fd, true);
 		} else {
 			tw_logf(TW_LOG_WARN, "cannot open log file %s: %s; logging to stderr",
 			    file, strerror(errno));
 		}
 	}
+}
+
+/* The program dup2()s onto our log descriptor: take another number. */
+void
+tw_log_evict(int fd)
+{
+	int saved = errno, moved;
+
+	if (fd != log_fd)
+		return;
+	moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, tw_fd_floor());
+	fdt_set_internal(fd, false);
+	if (moved >= 0 && moved < TW_FLAG_SLOTS) {
+		fdt_set_internal(moved, true);
+		log_fd = moved;
+	} else {
+		if (moved >= 0)
+			REAL(close)(moved);
+		log_fd = -1;
+	}
+	errno = saved;
 }
 
 void
@@ -67,7 +119,8 @@ tw_logf(int level, const char *fmt, ...)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
 	/* One write(2) per line keeps lines from interleaving between threads. */
-	(void)!write(log_fd, line, (size_t)n);
+	if (log_fd >= 0)
+		(void)!write(log_fd, line, (size_t)n);
 	errno = saved;
 }
 

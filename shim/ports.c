@@ -22,10 +22,12 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "fdtable.h"
@@ -63,7 +65,7 @@ system_range(unsigned *lo, unsigned *hi)
 }
 
 /* The address to bind: local_address (or any) with `port`, in fd's family. */
-static bool
+static void
 local_sockaddr(int family, const struct policy_opts *o, unsigned port,
     struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -74,13 +76,12 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
 		struct sockaddr_in *in = (void *)ss;
 		in->sin_family = AF_INET;
 		in->sin_port = htons((uint16_t)port);
-		if (want_addr) {
-			if (o->local_family != AF_INET)
-				return false;
+		if (want_addr && o->local_family == AF_INET)
 			memcpy(&in->sin_addr, o->local_addr, 4);
-		}
+		else if (want_addr)
+			memcpy(&in->sin_addr, o->local_addr + 12, 4);	/* v4-mapped */
 		*len = sizeof *in;
-		return true;
+		return;
 	}
 	struct sockaddr_in6 *in6 = (void *)ss;
 	in6->sin6_family = AF_INET6;
@@ -96,7 +97,6 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
 		}
 	}
 	*len = sizeof *in6;
-	return true;
 }
 
 /*
@@ -154,42 +154,54 @@ tuple_busy(int family, const struct sockaddr *local, const struct sockaddr *remo
 }
 
 /* Options a program may have set before connect(), carried to a fresh socket. */
-static const struct { int level, name; } carried[] = {
-	{ SOL_SOCKET, SO_REUSEADDR }, { SOL_SOCKET, SO_REUSEPORT },
-	{ SOL_SOCKET, SO_KEEPALIVE }, { SOL_SOCKET, SO_SNDBUF },
-	{ SOL_SOCKET, SO_RCVBUF }, { SOL_SOCKET, SO_PRIORITY },
-	{ SOL_SOCKET, SO_MARK }, { SOL_SOCKET, SO_OOBINLINE },
-	{ IPPROTO_TCP, TCP_NODELAY }, { IPPROTO_TCP, TCP_KEEPIDLE },
-	{ IPPROTO_TCP, TCP_KEEPINTVL }, { IPPROTO_TCP, TCP_KEEPCNT },
-	{ IPPROTO_TCP, TCP_USER_TIMEOUT }, { IPPROTO_TCP, TCP_LINGER2 },
-	{ IPPROTO_TCP, TCP_MAXSEG }, { IPPROTO_TCP, TCP_QUICKACK },
-	{ IPPROTO_IP, IP_TOS }, { IPPROTO_IPV6, IPV6_V6ONLY },
-	{ IPPROTO_IPV6, IPV6_TCLASS },
+static const struct { int level, name; socklen_t size; } carried[] = {
+	{ SOL_SOCKET, SO_REUSEADDR, sizeof(int) }, { SOL_SOCKET, SO_REUSEPORT, sizeof(int) },
+	{ SOL_SOCKET, SO_KEEPALIVE, sizeof(int) }, { SOL_SOCKET, SO_PRIORITY, sizeof(int) },
+	{ SOL_SOCKET, SO_MARK, sizeof(int) }, { SOL_SOCKET, SO_OOBINLINE, sizeof(int) },
+	{ SOL_SOCKET, SO_LINGER, sizeof(struct linger) },
+	{ SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval) },
+	{ SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval) },
+	{ SOL_SOCKET, SO_BINDTODEVICE, IFNAMSIZ },
+	{ IPPROTO_TCP, TCP_NODELAY, sizeof(int) }, { IPPROTO_TCP, TCP_KEEPIDLE, sizeof(int) },
+	{ IPPROTO_TCP, TCP_KEEPINTVL, sizeof(int) }, { IPPROTO_TCP, TCP_KEEPCNT, sizeof(int) },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT, sizeof(int) }, { IPPROTO_TCP, TCP_LINGER2, sizeof(int) },
+	{ IPPROTO_TCP, TCP_MAXSEG, sizeof(int) }, { IPPROTO_TCP, TCP_QUICKACK, sizeof(int) },
+	{ IPPROTO_TCP, TCP_CONGESTION, 16 },
+	{ IPPROTO_IP, IP_TOS, sizeof(int) }, { IPPROTO_IPV6, IPV6_V6ONLY, sizeof(int) },
+	{ IPPROTO_IPV6, IPV6_TCLASS, sizeof(int) },
 };
 
 /*
  * Put a fresh socket, with the old one's options and flags, under fd.
- * Only for a socket no other descriptor holds.
+ * Buffer sizes only when the program set them: setting one turns off the
+ * kernel's autotuning.  Only for a socket that replaceable() allows.
  */
 static int
-replace_socket(int fd, int family)
+replace_socket(int fd, int family, bool bufs)
 {
-	struct linger l;
+	static const int buf_opts[] = { SO_RCVBUF, SO_SNDBUF };
+	unsigned char v[64];
 	socklen_t len;
-	int fresh, v, fl, fdfl;
+	int fresh, fl, fdfl;
 
 	fresh = REAL(socket)(family, SOCK_STREAM, IPPROTO_TCP);
 	if (fresh < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++) {
-		len = sizeof v;
-		if (getsockopt(fd, carried[i].level, carried[i].name, &v, &len) == 0 &&
-		    len == sizeof v)
-			(void)REAL(setsockopt)(fresh, carried[i].level, carried[i].name, &v, len);
+		len = carried[i].size;
+		if (getsockopt(fd, carried[i].level, carried[i].name, v, &len) == 0 && len > 0)
+			(void)REAL(setsockopt)(fresh, carried[i].level, carried[i].name, v, len);
 	}
-	len = sizeof l;
-	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0)
-		(void)REAL(setsockopt)(fresh, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+	for (size_t i = 0; bufs && i < 2; i++) {
+		int size;
+
+		len = sizeof size;
+		/* The kernel reports twice what was asked for, and doubles it again. */
+		if (getsockopt(fd, SOL_SOCKET, buf_opts[i], &size, &len) == 0) {
+			size /= 2;
+			(void)REAL(setsockopt)(fresh, SOL_SOCKET, buf_opts[i], &size, sizeof size);
+		}
+	}
 	fl = REAL(fcntl)(fd, F_GETFL);
 	fdfl = REAL(fcntl)(fd, F_GETFD);
 	if (fl >= 0)
@@ -218,18 +230,39 @@ refresh_cookie(int fd)
 	}
 }
 
-static unsigned
-shared_refs(int fd)
+/*
+ * Whether the socket on fd may be replaced by a fresh one: no other
+ * descriptor or process holds it, and no epoll instance watches it (a
+ * registration would stay with the old socket).  *bufs: the program set
+ * its buffer sizes.
+ */
+static bool
+replaceable(int fd, bool *bufs)
 {
 	struct tw_desc *d;
-	unsigned refs = 2;
+	bool ok = false;
 
+	*bufs = false;
 	if (fdt_enter_fast()) {
-		if ((d = fdt_find(fd)) != NULL)
-			refs = d->refs + ((d->flags & TW_D_SHARED) ? 1 : 0);
+		if ((d = fdt_find(fd)) != NULL) {
+			ok = d->refs == 1 && !(d->flags & (TW_D_SHARED | TW_D_POLLED));
+			*bufs = (d->flags & TW_D_SET_BUFS) != 0;
+		}
 		fdt_leave();
 	}
-	return refs;
+	return ok;
+}
+
+/* Replace the socket on fd, if replaceable(), and keep the table true. */
+static bool
+renew_socket(int fd, int family)
+{
+	bool bufs;
+
+	if (!replaceable(fd, &bufs) || replace_socket(fd, family, bufs) < 0)
+		return false;
+	refresh_cookie(fd);
+	return true;
 }
 
 static int
@@ -312,16 +345,12 @@ connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
 {
 	unsigned lo = o->port_lo, hi = o->port_hi, span = hi - lo + 1;
 	unsigned start = __atomic_fetch_add(&port_cursor, 1, __ATOMIC_RELAXED);
-	int family = socket_family(fd), one = 1, rc;
+	int family = socket_family(fd), one = 1, rc, saved = errno;
+	bool renewed = false;
 	struct sockaddr_storage local, probe;
 	socklen_t llen;
 	char addr[80];
 
-	if (!local_sockaddr(family, o, 0, &local, &llen)) {
-		tw_log(TW_LOG_WARN, "fd %d: local_address does not fit this socket's family; "
-		    "left alone", fd);
-		return REAL(connect)(fd, sa, len);
-	}
 	for (unsigned i = 0; i < span; i++) {
 		unsigned port = lo + (start + i) % span;
 
@@ -337,12 +366,14 @@ connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
 				tw_count(port_retries);
 				continue;
 			}
-			if (errno != EINVAL)
+			/*
+			 * EINVAL: already bound, by a lost race of ours; start
+			 * afresh, once.  Any other error, or EINVAL again, is
+			 * the program's to see.
+			 */
+			if (errno != EINVAL || renewed || !renew_socket(fd, family))
 				return -1;
-			/* Already bound: it was ours from a lost race; start afresh. */
-			if (shared_refs(fd) > 1 || replace_socket(fd, family) < 0)
-				return -1;
-			refresh_cookie(fd);
+			renewed = true;
 			i--;
 			continue;
 		}
@@ -352,15 +383,17 @@ connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
 				tw_count(ports_allocated);
 			tw_log(TW_LOG_DEBUG, "fd %d: local port %u for %s", fd, port,
 			    tw_addr_str(sa, addr, sizeof addr));
+			if (rc == 0)
+				errno = saved;
 			return rc;
 		}
 		/* Lost the 4-tuple between the check and connect(). */
 		tw_count(port_retries);
-		if (shared_refs(fd) > 1 || replace_socket(fd, family) < 0) {
+		if (!renew_socket(fd, family)) {
 			errno = EADDRNOTAVAIL;
 			return -1;
 		}
-		refresh_cookie(fd);
+		renewed = false;
 	}
 	tw_count(port_exhausted);
 	tw_log(TW_LOG_WARN, "fd %d: every port in local_ports %u-%u is in use towards %s",
@@ -382,7 +415,9 @@ unbind_for_policy(int fd, int family, struct policy_opts *o)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 
-	if (shared_refs(fd) > 1)
+	bool bufs;
+
+	if (!replaceable(fd, &bufs))
 		return false;
 	if (!(o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)) &&
 	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
@@ -400,11 +435,43 @@ unbind_for_policy(int fd, int family, struct policy_opts *o)
 			o->set |= POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
 		}
 	}
-	if (replace_socket(fd, family) < 0)
+	if (replace_socket(fd, family, bufs) < 0)
 		return false;
 	refresh_cookie(fd);
 	tw_log(TW_LOG_DEBUG, "fd %d: the program's own bind() overruled (forced)", fd);
 	return true;
+}
+
+static bool
+is_mapped(const unsigned char a[16])
+{
+	static const unsigned char prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(a, prefix, 12) == 0;
+}
+
+/*
+ * Whether local_address can be the source of fd's connection to sa: an
+ * IPv4 source for an IPv4 destination (on an IPv6 socket, a v4-mapped one,
+ * which IPV6_V6ONLY forbids), an IPv6 source for an IPv6 destination.
+ */
+static bool
+address_fits(int fd, int family, const struct policy_opts *o, const struct sockaddr *sa)
+{
+	bool src_v4, dst_v4;
+	int v6only = 0;
+	socklen_t len = sizeof v6only;
+
+	if (!(o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)))
+		return true;
+	src_v4 = o->local_family == AF_INET || is_mapped(o->local_addr);
+	dst_v4 = sa->sa_family == AF_INET ||
+	    is_mapped(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
+	if (family == AF_INET)
+		return src_v4;
+	if (src_v4 && getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0 && v6only)
+		return false;
+	return src_v4 == dst_v4;
 }
 
 int
@@ -421,6 +488,13 @@ tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	if (!(o->set & keys))
 		return REAL(connect)(fd, sa, len);
 	family = socket_family(fd);
+	if (!address_fits(fd, family, o, sa)) {
+		char addr[80];
+
+		tw_log(TW_LOG_WARN, "fd %d: local_address cannot be the source towards %s; "
+		    "left alone", fd, tw_addr_str(sa, addr, sizeof addr));
+		return REAL(connect)(fd, sa, len);
+	}
 	if (prog_bound) {
 		if (!(o->set & o->forced & keys))
 			return REAL(connect)(fd, sa, len);
@@ -440,8 +514,8 @@ tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 				if (o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)) {
 					(void)REAL(setsockopt)(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
 					    &one, sizeof one);
-					if (local_sockaddr(family, o, 0, &local, &llen) &&
-					    REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0)
+					local_sockaddr(family, o, 0, &local, &llen);
+					if (REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0)
 						return -1;
 				}
 				tw_count(ports_allocated);
@@ -452,11 +526,7 @@ tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 
 	/* local_address alone: the kernel still picks the port, at connect(). */
-	if (!local_sockaddr(family, o, 0, &local, &llen)) {
-		tw_log(TW_LOG_WARN, "fd %d: local_address does not fit this socket's family; "
-		    "left alone", fd);
-		return REAL(connect)(fd, sa, len);
-	}
+	local_sockaddr(family, o, 0, &local, &llen);
 	(void)REAL(setsockopt)(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 	if (REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0)
 		return -1;

@@ -24,6 +24,9 @@
 #include "shim.h"
 #include "stats.h"
 
+/* More pending sockets than this and the lists below would cost too much. */
+#define PENDING_MAX	16384
+
 struct pending {
 	struct pending *next, *prev;
 	int fd;				/* our duplicate */
@@ -41,19 +44,33 @@ static int wake_fd = -1;
 static bool thread_running;
 static bool exiting;
 static int dup_floor;		/* duplicates go at or above this number */
+static unsigned pending_cap;	/* past it, a waiting close finishes at once */
 static char drain_buf[65536];
+static __thread int cancel_state __attribute__((tls_model("initial-exec")));
 
+/*
+ * Cancellation is off while the lock is held: close() and friends are
+ * cancellation points, and a thread cancelled there would leave the lock
+ * taken for good.
+ */
 static void
 lock(void)
 {
+	int state;
+
 	tw_busy++;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
 	pthread_mutex_lock(&reaper_lock);
+	cancel_state = state;
 }
 
 static void
 unlock(void)
 {
+	int state = cancel_state;
+
 	pthread_mutex_unlock(&reaper_lock);
+	pthread_setcancelstate(state, NULL);
 	tw_busy--;
 }
 
@@ -135,7 +152,7 @@ static void
 drop(struct pending *p, enum policy_close_kind how)
 {
 	unlink_pending(p);
-	(void)epoll_ctl(epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
+	(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
 	finish(p->fd, how);
 	tw_free(p, sizeof *p);
 }
@@ -275,7 +292,8 @@ make_descriptors(void)
 		REAL(close)(ep);
 	if (wk >= 0)
 		REAL(close)(wk);
-	if (hi_ep < 0 || hi_wk < 0 || epoll_ctl(hi_ep, EPOLL_CTL_ADD, hi_wk, &ev) < 0) {
+	if (hi_ep < 0 || hi_wk < 0 || hi_ep >= TW_FLAG_SLOTS || hi_wk >= TW_FLAG_SLOTS ||
+	    REAL(epoll_ctl)(hi_ep, EPOLL_CTL_ADD, hi_wk, &ev) < 0) {
 		if (hi_ep >= 0)
 			REAL(close)(hi_ep);
 		if (hi_wk >= 0)
@@ -323,17 +341,17 @@ void
 tw_reaper_init(bool waiting)
 {
 	struct rlimit rl;
+	rlim_t room;
 
+	dup_floor = tw_fd_floor();
 	/*
-	 * Keep our duplicates out of the low numbers a program may count on
-	 * (select() sets, "the next socket is fd 5" tests), but not so high
-	 * that the descriptor table grows large for them.
+	 * Half the numbers above the floor, so that a program that needs
+	 * that many descriptors still finds some; the rest of its closes
+	 * then finish at once.
 	 */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < 1024 + 1024 / 3)
-		dup_floor = (int)(rl.rlim_cur - rl.rlim_cur / 4);
-	else
-		dup_floor = 1024;
+	room = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > (rlim_t)dup_floor ? (rl.rlim_cur - (rlim_t)dup_floor) / 2 : 16;
+	pending_cap = room < 16 ? 16 : room > PENDING_MAX ? PENDING_MAX : (unsigned)room;
 	if (waiting) {
 		lock();
 		(void)make_descriptors();
@@ -349,16 +367,28 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	int dupfd, flags;
 	uint64_t one = 1;
 
+	struct linger l;
+	socklen_t len = sizeof l;
+
+	/*
+	 * A socket with SO_LINGER on (the program's, perhaps through its
+	 * listener) would make the reaper's final close block, with the lock
+	 * held: such a close happens now, in the program's thread, as it asked.
+	 */
+	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger > 0)
+		return -1;
 	lock();
-	if (exiting || !start_thread()) {
+	if (exiting || pending_count >= pending_cap || !start_thread()) {
 		unlock();
 		return -1;
 	}
 	p = tw_alloc(sizeof *p);
+	/*
+	 * Only at or above the floor, never in the low numbers the program
+	 * uses, and below TW_FLAG_SLOTS, where the flag array can mark it ours.
+	 */
 	dupfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
-	if (dupfd < 0)
-		dupfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, 0);
-	if (p == NULL || dupfd < 0) {
+	if (p == NULL || dupfd < 0 || dupfd >= TW_FLAG_SLOTS) {
 		if (dupfd >= 0)
 			REAL(close)(dupfd);
 		tw_free(p, sizeof *p);
@@ -382,7 +412,7 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 
 	ev.events = EPOLLIN | EPOLLRDHUP;
 	ev.data.ptr = p;
-	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, dupfd, &ev) < 0) {
+	if (REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_ADD, dupfd, &ev) < 0) {
 		finish(dupfd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_NORMAL);
 		tw_free(p, sizeof *p);
 		unlock();
@@ -431,7 +461,7 @@ void
 tw_reaper_evict(int fd)
 {
 	struct epoll_event ev;
-	int moved;
+	int moved, saved = errno;
 
 	lock();
 	if (fd == epoll_fd || fd == wake_fd) {
@@ -444,20 +474,21 @@ tw_reaper_evict(int fd)
 			else {
 				ev.events = EPOLLIN;
 				ev.data.ptr = NULL;
-				(void)epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-				(void)epoll_ctl(epoll_fd, EPOLL_CTL_ADD, moved, &ev);
+				(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+				(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_ADD, moved, &ev);
 				wake_fd = moved;
 			}
 		}
 		fdt_set_internal(fd, false);
 		unlock();
+		errno = saved;
 		return;
 	}
 	for (struct pending *p = pending_head; p != NULL; p = p->next) {
 		if (p->fd != fd)
 			continue;
 		moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
-		(void)epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
 		fdt_set_internal(fd, false);
 		if (moved < 0) {
 			unlink_pending(p);
@@ -468,10 +499,11 @@ tw_reaper_evict(int fd)
 		p->fd = moved;
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = p;
-		(void)epoll_ctl(epoll_fd, EPOLL_CTL_ADD, moved, &ev);
+		(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_ADD, moved, &ev);
 		break;
 	}
 	unlock();
+	errno = saved;
 }
 
 void

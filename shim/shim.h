@@ -26,6 +26,7 @@ enum tw_mode {
 struct tw_state {
 	int mode;			/* enum tw_mode, read atomically */
 	bool dry_run;
+	bool waiting;			/* the policy uses graceful or peer-first */
 	unsigned roles;			/* policy_roles() of the policy */
 	const struct policy *policy;
 	pid_t pid;			/* the process whose table this is */
@@ -56,6 +57,9 @@ extern __thread int tw_busy __attribute__((tls_model("initial-exec")));
  */
 bool tw_foreign_process(void);
 
+/* The lowest number the shim gives its own descriptors. */
+int tw_fd_floor(void);
+
 /* Logging: one line per event, "twshim: " first, never to stdout. */
 enum tw_log_level {
 	TW_LOG_ERROR = POLICY_LOG_ERROR,
@@ -70,6 +74,7 @@ void tw_log_open(const char *level, const char *file);
 void tw_logf(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int tw_log_fd(void);
+void tw_log_evict(int fd);
 
 #define tw_log(level, ...)						\
 	do {								\

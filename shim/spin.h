@@ -12,12 +12,24 @@
 #include <sched.h>
 
 static inline void
+tw_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile ("yield");
+#else
+	__asm__ volatile ("" ::: "memory");
+#endif
+}
+
+static inline void
 tw_spin_lock(int *lock)
 {
 	for (unsigned spins = 0; __atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE) != 0;) {
 		while (__atomic_load_n(lock, __ATOMIC_RELAXED) != 0) {
 			if (++spins < 64)
-				__builtin_ia32_pause();
+				tw_cpu_relax();
 			else
 				sched_yield();
 		}

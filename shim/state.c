@@ -1,6 +1,7 @@
 /*
  * state.c - the process-wide state every part of the shim reads.
  */
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,4 +33,21 @@ tw_foreign_process(void)
 	pid_t owner = __atomic_load_n(&tw_state.pid, __ATOMIC_RELAXED);
 
 	return owner != 0 && owner != raw_getpid();
+}
+
+/*
+ * Where the shim's own descriptors go (its log, the reaper's): out of the
+ * low numbers a program may count on (select() sets, "the next socket is
+ * fd 5" tests, stderr when the program closed it), but not so high that
+ * the descriptor table grows large for them.
+ */
+int
+tw_fd_floor(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < 1024 + 1024 / 3)
+		return (int)(rl.rlim_cur - rl.rlim_cur / 4);
+	return 1024;
 }

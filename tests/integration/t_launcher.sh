@@ -32,9 +32,26 @@ printf '__attribute__((section(".go.buildinfo"), used)) static const char b[] = 
 cc -o "$T/goish" "$T/g.c"
 "$TW" "$T/goish" 2>"$T/warn3"; assert_eq $? 4 "the Go-like program ran"
 assert_has "$T/warn3" "Go program" "Go warning"
-# setuid.
+# setuid, setgid, file capabilities: a warning for whoever the exec would
+# change (nobody here), none for root running root's own setuid file.
+chmod 755 "$T"
 cp /bin/true "$T/suid"; chmod 4755 "$T/suid"
-"$TW" "$T/suid" 2>"$T/warn2"; assert_has "$T/warn2" "setuid" "setuid warning"
+cp /bin/true "$T/sgid"; chmod 2755 "$T/sgid"
+cp /bin/true "$T/caps"; setcap cap_net_bind_service+ep "$T/caps"
+as_nobody="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+$as_nobody "$TW" "$T/suid" 2>"$T/warn2"; assert_has "$T/warn2" "is setuid" "setuid warning"
+$as_nobody "$TW" "$T/sgid" 2>"$T/warn4"; assert_has "$T/warn4" "is setgid" "setgid warning"
+$as_nobody "$TW" "$T/caps" 2>"$T/warn5"; assert_has "$T/warn5" "file capabilities" "capabilities warning"
+"$TW" "$T/suid" 2>"$T/warn6"; assert_lacks "$T/warn6" "secure mode" "root's own setuid file"
+
+# --dry-run alone says what would be done, and does nothing of it.
+echo_server 127.0.0.1 7081 "$T/dry-server.log"
+"$TW" --dry-run -e '[client *];close = abort' -- "$EX/legacy_client" -n 1 127.0.0.1 7081 \
+    >/dev/null 2>"$T/dry"
+sleep 0.2
+cat "$T/dry" "$T/dry-server.log"
+assert_has "$T/dry" "close would be abort (dry run)" "the dry run tells the close"
+assert_lacks "$T/dry-server.log" "reset" "and does not reset"
 
 # --check, --explain, --sysctl.
 printf '[client 10.0.0.0/8:6379]\nclose = abort-if-idle\nlocal_ports = 20000-29999\n' >"$T/p.conf"

@@ -10,3 +10,18 @@ s = socket.socket(); s.connect(("127.0.0.1", 7050)); print("source", *s.getsockn
 ' >"$T/out"
 cat "$T/out"
 assert_has "$T/out" "source 127.0.0.7" "source address from the policy"
+
+# A local_address that cannot be the source (IPv4, on an IPV6_V6ONLY socket
+# going to ::1): the connect goes ahead as the program made it, at once,
+# with a warning; it once looped replacing the socket forever.
+echo_server ::1 7051 "$T/server6.log"
+with_shim '[client *];local_address = 127.0.0.7;local_ports = 31020-31029' timeout 10 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.connect(("::1", 7051)); print("v6only connected from", s.getsockname()[0])
+' >"$T/v6" 2>&1
+rc=$?
+cat "$T/v6"
+assert_eq "$rc" 0 "connect() returned"
+assert_has "$T/v6" "v6only connected from ::1" "the program's own connection"
+assert_has "$T/v6" "local_address cannot be the source" "and a warning says why"
