@@ -78,7 +78,14 @@ $(B)/helpers/lib%.so: tests/helpers/lib%.c
 	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -fPIC -shared $(CFLAGS) -o $@ $<
 
 HELPER_LIBS = $(patsubst tests/helpers/lib%.c,$(B)/helpers/lib%.so,$(wildcard tests/helpers/lib*.c))
-HELPERS := $(filter-out $(B)/helpers/lib% $(B)/helpers/ctorprog,$(HELPERS)) $(B)/helpers/ctorprog
+HELPERS := $(filter-out $(B)/helpers/lib% $(B)/helpers/ctorprog,$(HELPERS)) $(B)/helpers/ctorprog \
+	$(B)/helpers/sockops64
+
+# sockops again, with 64-bit file offsets: its fcntl() is glibc's fcntl64.
+$(B)/helpers/sockops64: tests/helpers/sockops.c tests/helpers/helper.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(CFLAGS) \
+		$(LDFLAGS) -o $@ $< -lpthread -ldl
 
 # A program whose library's constructor makes a socket before ours runs.
 $(B)/helpers/ctorprog: tests/helpers/ctorprog.c $(B)/helpers/libctor.so

@@ -67,6 +67,8 @@ tw_on_socket(int fd, int domain, int type, int protocol)
 	}
 	fdt_note_socket(fd, domain, (type & SOCK_CLOEXEC) != 0);
 	tw_count(sockets_tracked);
+	if (tw_mode() == TW_MODE_BOOT)
+		tw_count(sockets_before_init);
 }
 
 /*

@@ -44,6 +44,13 @@ main(int argc, char **argv)
 
 	signal(SIGUSR1, on_usr1);
 	tracked = socket(AF_INET, SOCK_STREAM, 0);
+	/*
+	 * A duplicate puts the socket in the table, so that the child's
+	 * close() takes the table's lock: held by the hammer thread at fork
+	 * time, with no fork handler to release it, the child would hang.
+	 */
+	if (dup(tracked) < 0)
+		return 1;
 	pthread_create(&tid, NULL, hammer, NULL);
 	for (int i = 0; i < n; i++) {
 		pid_t pid = fork();

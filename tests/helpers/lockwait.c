@@ -1,8 +1,10 @@
 /*
  * lockwait PORT - thread A closes a socket whose close() lingers (unsent
  * data, a peer that does not read, SO_LINGER {1,2}), while thread B loops
- * socket()+close().  A shim that held its table lock across the real
- * close would stall B for the whole linger.  Prints B's worst latency.
+ * socket()+dup()+close()+close(): the duplicate puts B's socket in the
+ * table, so each close takes the table's lock.  A shim that held that
+ * lock across the real close would stall B for the whole linger.  Prints
+ * B's worst latency.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -23,7 +25,10 @@ looper(void *arg)
 	(void)arg;
 	while (!done) {
 		long t0 = now_ms();
-		close(socket(AF_INET, SOCK_STREAM, 0));
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		close(dup(s));
+		close(s);
 		if (now_ms() - t0 > worst_ms)
 			worst_ms = now_ms() - t0;
 	}

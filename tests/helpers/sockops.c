@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -208,9 +209,11 @@ run_op(char **a)
 		result("fclose", f ? fclose(f) : -1);
 		return 2;
 	}
-	if (strcmp(a[0], "close_range") == 0) {		/* close_range LO HI */
-		result("close_range", close_range((unsigned)atoi(a[1]),
-		    strcmp(a[2], "max") == 0 ? ~0U : (unsigned)atoi(a[2]), 0));
+	if (strcmp(a[0], "close_range") == 0 ||		/* close_range LO HI */
+	    strcmp(a[0], "cloexec_range") == 0) {	/* ... with CLOSE_RANGE_CLOEXEC */
+		result(a[0], close_range((unsigned)atoi(a[1]),
+		    strcmp(a[2], "max") == 0 ? ~0U : (unsigned)atoi(a[2]),
+		    strcmp(a[0], "close_range") == 0 ? 0 : CLOSE_RANGE_CLOEXEC));
 		return 3;
 	}
 	if (strcmp(a[0], "closefrom") == 0) {

@@ -13,6 +13,7 @@ with_shim '[client *];close = abort-if-idle' env TWSHIM_STATS="$T/stats" \
     "$B/helpers/ctorprog" 127.0.0.1 7005 >"$T/out" 2>&1
 cat "$T/out" "$T/stats"
 assert_has "$T/out" "answered ok" "shimmed run"
+assert_ge "$(stat_of sockets_before_init "$T/stats")" 1 "the early socket came before our constructor"
 assert_eq "$(stat_of close_abort_if_idle "$T/stats")" 1 "the early socket got its strategy"
 sleep 0.2
 assert_eq "$(tw_count "dport = :7005")" 1 "no TIME_WAIT from the shimmed run"

@@ -37,3 +37,19 @@ with_shim '[client *];close = abort-if-idle' timeout 20 "$B/helpers/cancel" >"$T
 rc=$?
 cat "$T/c"
 assert_eq "$rc" 0 "cancelled threads left the shim usable"
+
+# 5. Stopped in the middle of a close the reaper takes over: a signal
+#    handler that calls exit(), and pthread_cancel(); either way the
+#    process must finish (a lock held by the interrupted thread once hung
+#    one run in four).
+hangs=0
+for i in $(seq 1 40); do
+	with_shim '[client *];close = peer-first 1s' timeout 5 "$B/helpers/exitsig" exit \
+	    >/dev/null 2>&1
+	[ $? -eq 124 ] && hangs=$((hangs + 1))
+done
+assert_eq "$hangs" 0 "exit() from a signal handler: runs that hung"
+with_shim '[client *];close = peer-first 1s' timeout 20 "$B/helpers/exitsig" cancel >"$T/xc" 2>&1
+rc=$?
+cat "$T/xc"
+assert_eq "$rc" 0 "cancelled while closing: the process finished"

@@ -1,0 +1,103 @@
+/*
+ * exitsig MODE - a thread of the program is stopped in the middle of a
+ * close() that the shim hands to its reaper (run it under a waiting close
+ * strategy); the process must still finish.
+ *
+ *	exit	a timer's signal handler calls exit(): the shim's exit work
+ *		must not wait on a lock the interrupted thread holds
+ *	cancel	pthread_cancel() of threads busy closing: a lock held at
+ *		a cancellation point would be held forever
+ *
+ * It makes its own listener, and a thread accepts and keeps every
+ * connection, so that each close really waits for the peer.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static struct sockaddr_in addr = { .sin_family = AF_INET };
+static int lfd;
+
+static void *
+acceptor(void *arg)
+{
+	(void)arg;
+	for (;;)
+		(void)accept(lfd, NULL, NULL);	/* kept open: the peer never closes */
+	return NULL;
+}
+
+static void *
+churn(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+			close(s);
+			continue;
+		}
+		close(s);
+	}
+	return NULL;
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	exit(0);
+}
+
+int
+main(int argc, char **argv)
+{
+	socklen_t len = sizeof addr;
+	sigset_t alrm, old;
+	pthread_t a, t;
+
+	if (argc != 2)
+		return 2;
+	srand((unsigned)getpid());
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, 4096) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&addr, &len) < 0)
+		return 1;
+	/* The signal is for the churning thread, not the acceptor. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, &old);
+	pthread_create(&a, NULL, acceptor, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	if (strcmp(argv[1], "exit") == 0) {
+		struct itimerval it = { .it_value = { 0, 2000 + rand() % 8000 } };
+
+		signal(SIGALRM, on_alarm);
+		setitimer(ITIMER_REAL, &it, NULL);
+		churn(NULL);
+	}
+	for (int i = 0; i < 100; i++) {
+		pthread_create(&t, NULL, churn, NULL);
+		usleep((useconds_t)(rand() % 3000));
+		pthread_cancel(t);
+		pthread_join(t, NULL);
+	}
+	/* One more close through the reaper: it must not wait on a lost lock. */
+	{
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (connect(s, (struct sockaddr *)&addr, sizeof addr) == 0)
+			close(s);
+	}
+	printf("exitsig: 100 threads cancelled while closing; the last close went through\n");
+	return 0;
+}
