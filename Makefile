@@ -61,6 +61,14 @@ $(B)/libtwshim.so: $(SHIM_OBJ) $(POLICY_OBJ) $(B)/libtwshim.map
 	$(CC) -shared -Wl,-soname,libtwshim.so -Wl,--version-script=$(B)/libtwshim.map \
 		-Wl,-z,now -Wl,-z,relro $(LDFLAGS) -o $@ $(SHIM_OBJ) $(POLICY_OBJ) -ldl -lpthread
 
+# The launcher has LIBDIR built in: rebuild it when LIBDIR changes
+# (make install LIBDIR=... after a plain make).
+$(B)/libdir.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(LIBDIR)' | cmp -s - $@ || echo '$(LIBDIR)' > $@
+
+$(B)/o/launcher/env.o: $(B)/libdir.stamp
+
 $(B)/twshim: $(LAUNCHER_OBJ) $(POLICY_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(LAUNCHER_OBJ) $(POLICY_OBJ)
 
@@ -185,4 +193,6 @@ uninstall:
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-build unit fuzz demo bench deps install uninstall clean
+FORCE:
+
+.PHONY: all test test-build unit fuzz demo bench deps install uninstall clean FORCE

@@ -45,6 +45,25 @@ find_library(char *out, size_t size)
 	return -1;
 }
 
+/* Whether a list of libraries (':' or ' ' between them) names libtwshim.so. */
+static bool
+lists_twshim(const char *list)
+{
+	static const char name[] = "libtwshim.so";
+	const size_t nlen = sizeof name - 1;
+
+	while (*list != '\0') {
+		size_t len = strcspn(list, ": ");
+
+		if (len >= nlen && memcmp(list + len - nlen, name, nlen) == 0 &&
+		    (len == nlen || list[len - nlen - 1] == '/'))
+			return true;
+		list += len;
+		list += strspn(list, ": ");
+	}
+	return false;
+}
+
 /*
  * Put the library first in LD_PRELOAD, keeping what was there; only a
  * sanitizer runtime, which must be first of all, stays ahead of it.
@@ -58,7 +77,7 @@ set_preload(const char *lib)
 
 	if (old == NULL || *old == '\0') {
 		rc = setenv("LD_PRELOAD", lib, 1);
-	} else if (strstr(old, "libtwshim.so") != NULL) {
+	} else if (lists_twshim(old)) {
 		rc = 0;		/* already there: loading it twice would recurse */
 	} else {
 		size_t first = strcspn(old, ": ");
@@ -94,7 +113,9 @@ prepare_environment(const char *policy_path, const char *policy_text,
 		setenv("TWSHIM_POLICY_TEXT", policy_text, 1);
 		unsetenv("TWSHIM_POLICY");
 	}
-	if (verbose)
+	/* -v asks for info at least: a debug level already asked for stays. */
+	if (verbose && (getenv("TWSHIM_LOG") == NULL ||
+	    strcmp(getenv("TWSHIM_LOG"), "debug") != 0))
 		setenv("TWSHIM_LOG", "info", 1);
 	else if (quiet)
 		setenv("TWSHIM_LOG", "error", 1);

@@ -49,6 +49,10 @@ print_stats(const char *path, FILE *out)
 		}
 		*eq = '\0';
 		val = eq + 1;
+		if (strcmp(line, "pid") == 0 || strcmp(line, "program") == 0) {
+			fprintf(out, "%s %s\n", line, val);
+			continue;
+		}
 		what = describe(line);
 		if (strcmp(val, "0") == 0 && what != NULL)
 			continue;	/* counters that never moved say nothing */

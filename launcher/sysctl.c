@@ -46,15 +46,13 @@ static const struct {
 };
 
 static void
-current(const char *name, char *buf, size_t size)
+read_one(const char *name, char *buf, size_t size)
 {
 	char path[128];
 	FILE *f;
 	size_t n;
 
 	snprintf(buf, size, "-");
-	if (strchr(name, '/') != NULL)
-		return;
 	snprintf(path, sizeof path, "/proc/sys/%s", name);
 	for (char *p = path + 10; *p != '\0'; p++)
 		if (*p == '.')
@@ -70,6 +68,36 @@ current(const char *name, char *buf, size_t size)
 			*p = ' ';
 	if (n == 0)
 		snprintf(buf, size, "-");
+}
+
+/*
+ * The value of a row's sysctl; "a_time/_intvl/_probes" names three that
+ * share a stem, given as "a_time / a_intvl / a_probes".
+ */
+static void
+current(const char *name, char *buf, size_t size)
+{
+	char stem[96], full[128], one[32];
+	const char *part = strchr(name, '/');
+	char *cut;
+
+	if (part == NULL) {
+		read_one(name, buf, size);
+		return;
+	}
+	snprintf(stem, sizeof stem, "%.*s", (int)(part - name), name);
+	read_one(stem, buf, size);
+	if ((cut = strrchr(stem, '_')) != NULL)
+		*cut = '\0';
+	while (part != NULL) {
+		const char *next = strchr(part + 1, '/');
+		int len = next != NULL ? (int)(next - part - 1) : (int)strlen(part + 1);
+
+		snprintf(full, sizeof full, "%s%.*s", stem, len, part + 1);
+		read_one(full, one, sizeof one);
+		snprintf(buf + strlen(buf), size - strlen(buf), " / %s", one);
+		part = next;
+	}
 }
 
 void

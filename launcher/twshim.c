@@ -110,7 +110,7 @@ cmd_explain(const char *path, const char *text, const char *role_s, const char *
 int
 main(int argc, char **argv)
 {
-	const char *policy_path = NULL, *policy_text = NULL;
+	const char *policy_path = NULL, *policy_text = NULL, *check_path, *check_text;
 	bool verbose = false, quiet = false, dry_run = false;
 	struct policy_diag diag;
 	struct policy *p;
@@ -202,9 +202,23 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	/* A bad policy stops here, before the program runs at all. */
-	if (policy_path != NULL || policy_text != NULL) {
-		p = load(policy_path, policy_text, &diag);
+	/*
+	 * A bad policy stops here, before the program runs at all: the one
+	 * given here, or else the one the environment gives the library.
+	 */
+	check_path = policy_path;
+	check_text = policy_text;
+	if (check_path == NULL && check_text == NULL) {
+		const char *env_text = getenv("TWSHIM_POLICY_TEXT");
+		const char *env_path = getenv("TWSHIM_POLICY");
+
+		if (env_text != NULL && *env_text != '\0')
+			check_text = env_text;
+		else if (env_path != NULL && *env_path != '\0')
+			check_path = env_path;
+	}
+	if (check_path != NULL || check_text != NULL) {
+		p = load(check_path, check_text, &diag);
 		if (p == NULL) {
 			policy_diag_print(&diag, stderr);
 			policy_diag_free(&diag);
@@ -216,8 +230,7 @@ main(int argc, char **argv)
 		}
 		policy_diag_free(&diag);
 		policy_free(p);
-	} else if (verbose && getenv("TWSHIM_POLICY") == NULL &&
-	    getenv("TWSHIM_POLICY_TEXT") == NULL) {
+	} else if (verbose) {
 		fprintf(stderr, "twshim: effective policy (built-in default):\n%s",
 		    policy_default_text);
 	}

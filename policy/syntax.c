@@ -464,8 +464,8 @@ parse_value(struct parser *ps, struct section *s, enum policy_key k,
 			return;
 		}
 		if (value_bool(tok[0].s, flag) < 0)
-			error_at(ps, tok[0].col, "expected yes or no for '%s', not '%s'",
-			    keys[k].name, tok[0].s);
+			error_at(ps, tok[0].col, "expected yes or no (on/off, true/false) for '%s', "
+			    "not '%s'", keys[k].name, tok[0].s);
 		return;
 	case KEY_BACKLOG:
 		if (value_uint(tok[0].s, 1, 1000000, &v) < 0)

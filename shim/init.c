@@ -91,7 +91,7 @@ load_policy(struct policy_diag *diag)
 	const char *text = getenv("TWSHIM_POLICY_TEXT");
 	const char *path = getenv("TWSHIM_POLICY");
 
-	if (text != NULL)
+	if (text != NULL && *text != '\0')
 		return policy_parse_string(text, strlen(text), "<inline>", true, diag);
 	if (path != NULL && *path != '\0')
 		return policy_parse_file(path, diag);

@@ -81,7 +81,7 @@ rc=$?
 tail -n 3 "$B/logs/tsan-soak.log"
 count tsan/soak_with_reaper "$rc"
 
-echo "== soak: 2 threads x 10^6 socket/connect/dup/close calls, three close strategies"
+echo "== soak: 2 threads x 50000 rounds of socket/connect/dup/close (about 10^6 calls), three close strategies"
 TWSHIM_POLICY_TEXT="[client *:7901];close = abort;[client *:7902];close = graceful 100ms;[client *:7903];close = peer-first 50ms then abort-if-idle" \
     timeout 300 $NETNS sh -c 'ip link set lo up && exec "$0" 2 50000 soak' "$B/stress" >"$B/logs/soak.log" 2>&1
 rc=$?
