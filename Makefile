@@ -162,7 +162,12 @@ $(B)/bench/tablemem: tests/bench/tablemem.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(TW_CFLAGS) -O2 -g -o $@ tests/bench/tablemem.c $(CORE_SRC) -lpthread
 
-bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/tablemem
+$(B)/bench/reaperload: tests/bench/reaperload.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $<
+
+bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/tablemem \
+	$(B)/bench/reaperload
 	@sh tests/bench/bench.sh $(B)
 
 # Debian packages the build, the tests, the demo and the benchmarks use.

@@ -24,21 +24,34 @@
 #include "shim.h"
 #include "stats.h"
 
-/* More pending sockets than this and the lists below would cost too much. */
+/*
+ * Pending sockets live in a pool of slots, allocated once; a min-heap of
+ * them by deadline gives the next timeout and the expired ones without a
+ * scan.  An epoll event names its slot by index and generation: a slot
+ * finished and reused since the event was queued is recognised at once,
+ * and its memory is never returned, so a late event cannot touch freed
+ * memory.
+ */
 #define PENDING_MAX	16384
 
 struct pending {
-	struct pending *next, *prev;
-	int fd;				/* our duplicate */
+	int fd;				/* our duplicate; -1 in a free slot */
+	uint32_t gen;			/* bumped each time the slot is let go */
+	unsigned heap_at;		/* index in heap[] */
 	enum policy_close_kind kind;	/* CLOSE_GRACEFUL or CLOSE_PEER_FIRST */
 	enum policy_close_kind fallback;
 	uint32_t fallback_ms;
 	int64_t deadline_ms;		/* CLOCK_MONOTONIC */
+	struct pending *next_free;
 };
 
 static pthread_mutex_t reaper_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pending *pending_head;
-static unsigned pending_count;
+static struct pending *slots;	/* pending_cap of them */
+static struct pending **heap;	/* the pending ones, soonest deadline first */
+static unsigned pending_count;	/* entries in heap[] */
+static struct pending *free_slots;
+static unsigned slots_used;	/* slots[] beyond this were never handed out */
+static int64_t armed_ms = -1;	/* the deadline the reaper sleeps toward; -1: none */
 static int epoll_fd = -1;
 static int wake_fd = -1;
 static bool thread_running;
@@ -136,25 +149,95 @@ finish(int fd, enum policy_close_kind kind)
 	REAL(close)(fd);
 }
 
+/* ---- the deadline heap ---- */
+
 static void
-unlink_pending(struct pending *p)
+heap_set(unsigned i, struct pending *p)
 {
-	if (p->prev != NULL)
-		p->prev->next = p->next;
-	else
-		pending_head = p->next;
-	if (p->next != NULL)
-		p->next->prev = p->prev;
-	pending_count--;
+	heap[i] = p;
+	p->heap_at = i;
+}
+
+static void
+heap_up(unsigned i)
+{
+	struct pending *p = heap[i];
+
+	while (i > 0 && heap[(i - 1) / 2]->deadline_ms > p->deadline_ms) {
+		heap_set(i, heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(i, p);
+}
+
+static void
+heap_down(unsigned i)
+{
+	struct pending *p = heap[i];
+
+	for (;;) {
+		unsigned c = 2 * i + 1;
+
+		if (c >= pending_count)
+			break;
+		if (c + 1 < pending_count && heap[c + 1]->deadline_ms < heap[c]->deadline_ms)
+			c++;
+		if (heap[c]->deadline_ms >= p->deadline_ms)
+			break;
+		heap_set(i, heap[c]);
+		i = c;
+	}
+	heap_set(i, p);
+}
+
+static void
+heap_remove(struct pending *p)
+{
+	unsigned i = p->heap_at;
+	struct pending *last = heap[--pending_count];
+
+	if (last == p)
+		return;
+	heap_set(i, last);
+	heap_up(i);
+	heap_down(last->heap_at);
+}
+
+/* ---- pending sockets ---- */
+
+static uint64_t
+event_tag(const struct pending *p)
+{
+	return ((uint64_t)(uint32_t)(p - slots) << 32) | p->gen;
+}
+
+/* The slot an event names, or NULL when it was let go since. */
+static struct pending *
+tagged(uint64_t tag)
+{
+	uint32_t idx = (uint32_t)(tag >> 32);
+
+	if (idx >= slots_used || slots[idx].fd < 0 || slots[idx].gen != (uint32_t)tag)
+		return NULL;
+	return &slots[idx];
+}
+
+static void
+release(struct pending *p)
+{
+	p->fd = -1;
+	p->gen++;
+	p->next_free = free_slots;
+	free_slots = p;
 }
 
 static void
 drop(struct pending *p, enum policy_close_kind how)
 {
-	unlink_pending(p);
+	heap_remove(p);
 	(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
 	finish(p->fd, how);
-	tw_free(p, sizeof *p);
+	release(p);
 }
 
 /* Peer-first ran out of time: its fallback, which may itself wait. */
@@ -166,6 +249,7 @@ fall_back(struct pending *p, int64_t now)
 		p->kind = CLOSE_GRACEFUL;
 		p->fallback = CLOSE_NORMAL;
 		p->deadline_ms = now + p->fallback_ms;
+		heap_down(p->heap_at);
 		return;
 	}
 	drop(p, p->fallback);
@@ -203,12 +287,9 @@ readable(struct pending *p)
 static void
 expire(int64_t now)
 {
-	struct pending *p = pending_head, *next;
+	while (pending_count > 0 && heap[0]->deadline_ms <= now) {
+		struct pending *p = heap[0];
 
-	for (; p != NULL; p = next) {
-		next = p->next;
-		if (p->deadline_ms > now)
-			continue;
 		if (p->kind == CLOSE_PEER_FIRST) {
 			tw_count(peer_first_timeout);
 			fall_back(p, now);
@@ -219,51 +300,32 @@ expire(int64_t now)
 	}
 }
 
-static int
-next_timeout(int64_t now)
-{
-	int64_t soonest = -1;
-
-	for (struct pending *p = pending_head; p != NULL; p = p->next)
-		if (soonest < 0 || p->deadline_ms < soonest)
-			soonest = p->deadline_ms;
-	if (soonest < 0)
-		return -1;
-	return soonest <= now ? 0 : (int)(soonest - now);
-}
-
-static bool
-still_pending(struct pending *want)
-{
-	for (struct pending *p = pending_head; p != NULL; p = p->next)
-		if (p == want)
-			return true;
-	return false;
-}
-
 static void *
 reaper_main(void *arg)
 {
 	struct epoll_event ev[64];
-	int timeout, n;
+	int64_t now;
+	int n, timeout;
 
 	(void)arg;
 	for (;;) {
 		lock();
-		timeout = next_timeout(now_ms());
+		now = now_ms();
+		armed_ms = pending_count > 0 ? heap[0]->deadline_ms : -1;
+		timeout = armed_ms < 0 ? -1 : armed_ms <= now ? 0 : (int)(armed_ms - now);
 		unlock();
 		n = epoll_wait(epoll_fd, ev, 64, timeout);
 		lock();
 		for (int i = 0; i < n; i++) {
-			struct pending *p = ev[i].data.ptr;
+			struct pending *p;
 			uint64_t v;
 
-			if (p == NULL) {
+			if (ev[i].data.u64 == UINT64_MAX) {
 				(void)!read(wake_fd, &v, sizeof v);
 				continue;
 			}
-			/* An earlier event of this batch may have finished it. */
-			if (still_pending(p))
+			/* An event queued before its slot was let go names nothing now. */
+			if ((p = tagged(ev[i].data.u64)) != NULL)
 				readable(p);
 		}
 		expire(now_ms());
@@ -282,7 +344,7 @@ reaper_main(void *arg)
 static bool
 make_descriptors(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
 	int ep = REAL(epoll_create1)(EPOLL_CLOEXEC);
 	int wk = REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int hi_ep = ep >= 0 ? REAL(fcntl)(ep, F_DUPFD_CLOEXEC, dup_floor) : -1;
@@ -317,6 +379,18 @@ start_thread(void)
 
 	if (thread_running)
 		return true;
+	if (slots == NULL) {
+		slots = tw_alloc(pending_cap * sizeof *slots);
+		heap = tw_alloc(pending_cap * sizeof *heap);
+		if (slots == NULL || heap == NULL) {
+			tw_free(slots, pending_cap * sizeof *slots);
+			tw_free(heap, pending_cap * sizeof *heap);
+			slots = NULL;
+			heap = NULL;
+			return false;
+		}
+		/* Left untouched: pages come into use with the slots on them. */
+	}
 	if (epoll_fd < 0 && !make_descriptors())
 		return false;
 	/* The thread must never take a signal meant for the program. */
@@ -364,11 +438,10 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 {
 	struct epoll_event ev;
 	struct pending *p;
-	int dupfd, flags;
-	uint64_t one = 1;
-
 	struct linger l;
 	socklen_t len = sizeof l;
+	int dupfd, flags;
+	uint64_t one = 1;
 
 	/*
 	 * A socket with SO_LINGER on (the program's, perhaps through its
@@ -382,16 +455,14 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 		unlock();
 		return -1;
 	}
-	p = tw_alloc(sizeof *p);
 	/*
 	 * Only at or above the floor, never in the low numbers the program
 	 * uses, and below TW_FLAG_SLOTS, where the flag array can mark it ours.
 	 */
 	dupfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
-	if (p == NULL || dupfd < 0 || dupfd >= TW_FLAG_SLOTS) {
+	if (dupfd < 0 || dupfd >= TW_FLAG_SLOTS) {
 		if (dupfd >= 0)
 			REAL(close)(dupfd);
-		tw_free(p, sizeof *p);
 		unlock();
 		return -1;
 	}
@@ -402,6 +473,10 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	flags = REAL(fcntl)(dupfd, F_GETFL);
 	if (flags >= 0)
 		(void)REAL(fcntl)(dupfd, F_SETFL, flags | O_NONBLOCK);
+	if ((p = free_slots) != NULL)
+		free_slots = p->next_free;
+	else
+		p = &slots[slots_used++];	/* pending_count < pending_cap: one is left */
 	p->fd = dupfd;
 	p->kind = c->kind;
 	p->fallback = c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_NORMAL;
@@ -411,19 +486,20 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 		(void)shutdown(dupfd, SHUT_WR);
 
 	ev.events = EPOLLIN | EPOLLRDHUP;
-	ev.data.ptr = p;
+	ev.data.u64 = event_tag(p);
 	if (REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_ADD, dupfd, &ev) < 0) {
-		finish(dupfd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_NORMAL);
-		tw_free(p, sizeof *p);
+		finish(dupfd, p->fallback);
+		release(p);
 		unlock();
 		return 0;
 	}
-	p->next = pending_head;
-	if (pending_head != NULL)
-		pending_head->prev = p;
-	pending_head = p;
-	pending_count++;
-	(void)!write(wake_fd, &one, sizeof one);
+	heap_set(pending_count++, p);
+	heap_up(p->heap_at);
+	/* The reaper sleeps toward armed_ms: wake it only for something sooner. */
+	if (armed_ms < 0 || p->deadline_ms < armed_ms) {
+		armed_ms = p->deadline_ms;
+		(void)!write(wake_fd, &one, sizeof one);
+	}
 	unlock();
 	return 0;
 }
@@ -433,8 +509,8 @@ tw_reaper_flush(void)
 {
 	lock();
 	exiting = true;
-	while (pending_head != NULL) {
-		struct pending *p = pending_head;
+	while (pending_count > 0) {
+		struct pending *p = heap[0];
 
 		tw_count(reaper_at_exit);
 		if (p->kind == CLOSE_PEER_FIRST && p->fallback == CLOSE_GRACEFUL) {
@@ -473,7 +549,7 @@ tw_reaper_evict(int fd)
 				epoll_fd = moved;
 			else {
 				ev.events = EPOLLIN;
-				ev.data.ptr = NULL;
+				ev.data.u64 = UINT64_MAX;
 				(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
 				(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_ADD, moved, &ev);
 				wake_fd = moved;
@@ -484,21 +560,27 @@ tw_reaper_evict(int fd)
 		errno = saved;
 		return;
 	}
-	for (struct pending *p = pending_head; p != NULL; p = p->next) {
+	/* Rare (a program dup2()ing onto a number this high): a scan will do. */
+	for (unsigned i = 0; i < pending_count; i++) {
+		struct pending *p = heap[i];
+
 		if (p->fd != fd)
 			continue;
 		moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
 		(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
 		fdt_set_internal(fd, false);
-		if (moved < 0) {
-			unlink_pending(p);
-			tw_free(p, sizeof *p);
+		if (moved < 0 || moved >= TW_FLAG_SLOTS) {
+			/* Nowhere to go: the program's dup2 closes our copy. */
+			if (moved >= 0)
+				REAL(close)(moved);
+			heap_remove(p);
+			release(p);
 			break;
 		}
 		fdt_set_internal(moved, true);
 		p->fd = moved;
 		ev.events = EPOLLIN | EPOLLRDHUP;
-		ev.data.ptr = p;
+		ev.data.u64 = event_tag(p);
 		(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_ADD, moved, &ev);
 		break;
 	}
@@ -525,13 +607,12 @@ tw_reaper_postfork_parent(void)
 void
 tw_reaper_postfork_child(void)
 {
-	while (pending_head != NULL) {
-		struct pending *p = pending_head;
+	while (pending_count > 0) {
+		struct pending *p = heap[--pending_count];
 
-		unlink_pending(p);
 		fdt_set_internal(p->fd, false);
 		REAL(close)(p->fd);
-		tw_free(p, sizeof *p);
+		release(p);
 	}
 	if (epoll_fd >= 0) {
 		fdt_set_internal(epoll_fd, false);
@@ -542,7 +623,10 @@ tw_reaper_postfork_child(void)
 		REAL(close)(wake_fd);
 	}
 	epoll_fd = wake_fd = -1;
+	armed_ms = -1;
 	thread_running = false;
 	pthread_mutex_init(&reaper_lock, NULL);
+	/* prefork's lock() left cancellation off in this thread: as it was. */
+	pthread_setcancelstate(cancel_state, NULL);
 	tw_busy--;
 }

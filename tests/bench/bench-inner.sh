@@ -122,3 +122,17 @@ for strategy in bare normal abort abort-if-idle "peer-first 5ms then abort" "gra
 		printf "  %-42s %10s %10s\n" "$1" "$done" "$(ss -Htan state time-wait | wc -l)"
 		kill $s' "$B" "$strategy"
 done
+echo
+
+# ---- 5. the reaper at scale ----
+# The listener's accept queue bounds how many connections wait unaccepted;
+# the child accepts them all, so N pending closes need N of its descriptors.
+echo "5. close() with peer-first pending closes (median and 99th percentile of 2000, microseconds)"
+printf '  %-42s %8s %8s\n' "" median p99
+for n in 100 1000 8000; do
+	set -- $(ulimit -n "$(ulimit -Hn)" && env LD_PRELOAD="$LIB" \
+	    TWSHIM_POLICY_TEXT='[client *];close = peer-first 10m' "$B/bench/reaperload" $n 2000)
+	printf '  %-42s %8s %8s\n' "$n pending" "$1" "$2"
+done
+set -- $("$B/bench/reaperload" 0 2000)
+printf '  %-42s %8s %8s\n' "bare (no twshim, plain close)" "$1" "$2"
