@@ -33,6 +33,7 @@ unsigned tw_fd_high;
 
 static int table_lock;
 static struct tw_fd *table;
+static unsigned table_entries;	/* HASH_COUNT(table), readable without the lock */
 
 unsigned tw_fd_live;
 
@@ -214,6 +215,7 @@ unlink_entry(int fd)
 		return NULL;
 	}
 	HASH_DEL(table, e);
+	__atomic_sub_fetch(&table_entries, 1, __ATOMIC_RELAXED);
 	d = e->desc;
 	tw_free(e, sizeof *e);
 	set_flag(fd, TW_FD_NONE);
@@ -247,6 +249,7 @@ link_entry(int fd, struct tw_desc *d, bool cloexec)
 		return NULL;
 	}
 	d->refs++;
+	__atomic_add_fetch(&table_entries, 1, __ATOMIC_RELAXED);
 	set_flag(fd, TW_FD_TRACKED);
 	return d;
 }
@@ -326,6 +329,12 @@ unsigned
 fdt_count(void)
 {
 	return HASH_COUNT(table);
+}
+
+unsigned
+fdt_entries(void)
+{
+	return __atomic_load_n(&table_entries, __ATOMIC_RELAXED);
 }
 
 unsigned

@@ -134,6 +134,7 @@ void fdt_set_cloexec(int fd, bool cloexec);
 /* Mark every socket (only those on inheritable descriptors, if asked) shared. */
 void fdt_mark_shared(bool inheritable_only);
 unsigned fdt_count(void);
+unsigned fdt_entries(void);	/* no lock needed */
 /* Copy up to max tracked descriptors in [lo, hi] into fds; returns how many. */
 unsigned fdt_collect(unsigned lo, unsigned hi, int *fds, unsigned max);
 

@@ -38,7 +38,7 @@ on_stats_signal(int sig)
 {
 	(void)sig;
 	if (stats_path != NULL)
-		tw_stats_write(stats_path);
+		tw_stats_write(stats_path, true);
 }
 
 /*
@@ -201,6 +201,6 @@ twshim_fini(void)
 	if (!tw_state.dry_run)
 		tw_close_at_exit();
 	if (stats_path != NULL)
-		tw_stats_write(stats_path);
+		tw_stats_write(stats_path, false);
 	errno = saved;
 }

@@ -4,6 +4,8 @@
 #ifndef TWSHIM_STATS_H
 #define TWSHIM_STATS_H
 
+#include <stdbool.h>
+
 enum tw_stat {
 #define STAT(name, what) TW_STAT_##name,
 #include "stats.def"
@@ -16,7 +18,10 @@ extern unsigned long tw_stats[TW_STAT_COUNT];
 #define tw_count(name)	\
 	__atomic_add_fetch(&tw_stats[TW_STAT_##name], 1, __ATOMIC_RELAXED)
 
-/* Write the counters as key=value lines to path ("%p" becomes the pid). */
-void tw_stats_write(const char *path_template);
+/*
+ * Write the counters as key=value lines to path ("%p" becomes the pid).
+ * Async-signal-safe; from_signal: do not log a failure.
+ */
+void tw_stats_write(const char *path_template, bool from_signal);
 
 #endif
