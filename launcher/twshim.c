@@ -219,12 +219,23 @@ main(int argc, char **argv)
 	}
 	if (check_path != NULL || check_text != NULL) {
 		p = load(check_path, check_text, &diag);
-		if (p == NULL) {
+		/*
+		 * A policy given here that fails is a usage error.  One from
+		 * the environment (a unit file, a wrapper script) keeps its own
+		 * on_error: with passthrough the program runs unmodified.
+		 */
+		if (p == NULL && (policy_path != NULL || policy_text != NULL ||
+		    diag.on_error == POLICY_ON_ERROR_EXIT)) {
 			policy_diag_print(&diag, stderr);
 			policy_diag_free(&diag);
 			return EXIT_USAGE;
 		}
-		if (verbose) {
+		if (p == NULL) {
+			policy_diag_print(&diag, stderr);
+			fprintf(stderr, "twshim: running %s without twshim (on_error = passthrough)\n",
+			    argv[i]);
+		}
+		if (p != NULL && verbose) {
 			fprintf(stderr, "twshim: effective policy:\n");
 			policy_dump(p, stderr);
 		}

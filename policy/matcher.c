@@ -31,6 +31,17 @@ policy_roles(const struct policy *p)
 }
 
 unsigned
+policy_keys(const struct policy *p)
+{
+	unsigned keys = 0;
+
+	for (size_t i = 0; i < p->nsections; i++)
+		if (p->sections[i].active)
+			keys |= p->sections[i].opts.set;
+	return keys;
+}
+
+unsigned
 policy_close_kinds(const struct policy *p)
 {
 	unsigned kinds = 0;

@@ -172,6 +172,9 @@ unsigned policy_roles(const struct policy *p);
 /* Bit (1u << kind) for each close strategy an active section uses, fallbacks included. */
 unsigned policy_close_kinds(const struct policy *p);
 
+/* POLICY_KEY_BIT(k) for each key an active section sets. */
+unsigned policy_keys(const struct policy *p);
+
 /* Globals; POLICY_LOG_UNSET when the policy does not say. */
 enum policy_log_level policy_log_level(const struct policy *p);
 enum policy_on_error policy_on_error(const struct policy *p);

@@ -484,13 +484,15 @@ tw_on_epoll_ctl(int epfd, int op, int fd)
 	if ((op != EPOLL_CTL_ADD && op != EPOLL_CTL_DEL) || !fdt_enter_fast())
 		return;
 	if ((d = fdt_find(fd)) != NULL) {
+		bool same = d->epfd == epfd && d->epoll_as == fd;
+
 		if (op == EPOLL_CTL_ADD && !(d->flags & TW_D_POLLED)) {
 			d->flags |= TW_D_POLLED;
 			d->epfd = epfd;
-		} else if (op == EPOLL_CTL_ADD && d->epfd != epfd) {
+			d->epoll_as = fd;
+		} else if (op == EPOLL_CTL_ADD && !same) {
 			d->flags |= TW_D_POLLED_MANY;
-		} else if (op == EPOLL_CTL_DEL && d->epfd == epfd &&
-		    !(d->flags & TW_D_POLLED_MANY)) {
+		} else if (op == EPOLL_CTL_DEL && same && !(d->flags & TW_D_POLLED_MANY)) {
 			d->flags &= (uint8_t)~TW_D_POLLED;
 		}
 	}

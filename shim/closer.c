@@ -50,8 +50,9 @@ plain_close(int fd, int saved)
  * duplicate.  Only a connection that is up: a connect still in progress
  * that the program abandons must not be completed behind its back.  And
  * not while the program's epoll instance would go on reporting it: that
- * registration dies only with the socket, so it is taken out here, or, in
- * more than one instance, the strategy does not wait.
+ * registration dies only with the socket, so it is taken out here.  One
+ * made in another instance, or through a descriptor closed since (which
+ * can no longer name it to EPOLL_CTL_DEL), cannot be: then no waiting.
  */
 static bool
 may_wait(int fd, const struct tw_desc *d)
@@ -74,8 +75,9 @@ may_wait(int fd, const struct tw_desc *d)
 	default:
 		return false;
 	}
-	if (d->flags & TW_D_POLLED)
-		(void)REAL(epoll_ctl)(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if ((d->flags & TW_D_POLLED) &&
+	    (d->epoll_as != fd || REAL(epoll_ctl)(d->epfd, EPOLL_CTL_DEL, fd, NULL) < 0))
+		return false;
 	return true;
 }
 

@@ -36,6 +36,7 @@ static struct tw_fd *table;
 static unsigned table_entries;	/* HASH_COUNT(table), readable without the lock */
 
 unsigned tw_fd_live;
+unsigned tw_fd_internal;
 
 static void
 set_flag(int fd, unsigned char flag)
@@ -48,6 +49,10 @@ set_flag(int fd, unsigned char flag)
 			__atomic_add_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
 		else if (old && !flag)
 			__atomic_sub_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+		if (old != TW_FD_INTERNAL && flag == TW_FD_INTERNAL)
+			__atomic_add_fetch(&tw_fd_internal, 1, __ATOMIC_RELAXED);
+		else if (old == TW_FD_INTERNAL && flag != TW_FD_INTERNAL)
+			__atomic_sub_fetch(&tw_fd_internal, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	/*
@@ -72,10 +77,25 @@ fdt_mark_shared_later(void)
 	__atomic_store_n(&shared_later, true, __ATOMIC_RELEASE);
 }
 
+/* A child of a fork the handlers could not follow: its locks cannot be trusted. */
+static bool frozen;
+
+void
+fdt_freeze(void)
+{
+	__atomic_store_n(&frozen, true, __ATOMIC_RELEASE);
+}
+
+bool
+fdt_frozen(void)
+{
+	return __atomic_load_n(&frozen, __ATOMIC_RELAXED);
+}
+
 bool
 fdt_enter_fast(void)
 {
-	if (tw_busy)
+	if (tw_busy || TW_UNLIKELY(fdt_frozen()))
 		return false;
 	tw_busy++;
 	tw_spin_lock(&table_lock);

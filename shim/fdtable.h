@@ -53,8 +53,8 @@ enum tw_role {
 #define TW_D_PROG_BOUND	0x04	/* the program called bind() itself */
 #define TW_D_APPLIED	0x08	/* the policy has been applied */
 #define TW_D_LINGER0	0x10	/* SO_LINGER {1,0} is already on the socket */
-#define TW_D_POLLED	0x20	/* the program watches it with epoll instance epfd */
-#define TW_D_POLLED_MANY 0x40	/* ... and with another one too */
+#define TW_D_POLLED	0x20	/* the program watches it with epoll (epfd, epoll_as) */
+#define TW_D_POLLED_MANY 0x40	/* ... and in another instance, or by another number */
 #define TW_D_SET_BUFS	0x80	/* the program set SO_RCVBUF or SO_SNDBUF */
 
 /* The state of one socket, shared by every descriptor of it. */
@@ -62,7 +62,8 @@ struct tw_desc {
 	uint64_t cookie;		/* SO_COOKIE; 0 until the shim acts */
 	const struct policy_close *close; /* NULL: leave close() alone */
 	uint32_t refs;			/* descriptors in this process */
-	int32_t epfd;			/* with TW_D_POLLED */
+	int32_t epfd;			/* with TW_D_POLLED: the epoll instance ... */
+	int32_t epoll_as;		/* ... and the descriptor registered in it */
 	uint16_t user_set;		/* POLICY_KEY_BITs the program set itself */
 	uint16_t forced;		/* POLICY_KEY_BITs the policy forces */
 	uint8_t family;
@@ -74,12 +75,21 @@ struct tw_desc {
 extern unsigned char tw_fdflag[TW_FLAG_SLOTS];
 extern unsigned tw_fd_high;	/* tracked descriptors >= TW_FLAG_SLOTS */
 extern unsigned tw_fd_live;	/* tracked and internal descriptors in all */
+extern unsigned tw_fd_internal;	/* ... of which internal */
 
 /* Lock-free: is anything tracked or internal at all? */
 static inline bool
-fdt_count_hint(void)
+fdt_any_hint(void)
 {
 	return __atomic_load_n(&tw_fd_live, __ATOMIC_RELAXED) != 0;
+}
+
+/* Lock-free: is any socket of the program tracked? */
+static inline bool
+fdt_count_hint(void)
+{
+	return __atomic_load_n(&tw_fd_live, __ATOMIC_RELAXED) >
+	    __atomic_load_n(&tw_fd_internal, __ATOMIC_RELAXED);
 }
 
 /* Lock-free: could fd be tracked or internal?  False means certainly not. */
@@ -152,6 +162,9 @@ void fdt_forget(int fd);
 
 /* fork() */
 void fdt_mark_shared_later(void);
+/* From now on the table is never entered again (see init.c). */
+void fdt_freeze(void);
+bool fdt_frozen(void);
 void fdt_prefork(void);
 void fdt_postfork_parent(void);
 void fdt_postfork_child(void);

@@ -128,9 +128,12 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	int rc = REAL(epoll_ctl)(epfd, op, fd, ev);
 
-	/* Only a waiting close strategy needs to know (see tw_on_epoll_ctl). */
+	/*
+	 * Only a waiting close strategy, and a socket the shim may replace,
+	 * need to know (see tw_on_epoll_ctl).
+	 */
 	if (rc == 0 && TW_UNLIKELY(fdt_maybe(fd)) && !fdt_is_internal(fd) &&
-	    (tw_state.waiting || tw_mode() == TW_MODE_BOOT))
+	    (tw_state.watch_epoll || tw_mode() == TW_MODE_BOOT))
 		tw_on_epoll_ctl(epfd, op, fd);
 	return rc;
 }
@@ -201,7 +204,7 @@ dup(int fd)
 static void
 before_replace(int oldfd, int newfd)
 {
-	if (oldfd == newfd || !fdt_maybe(newfd) || tw_foreign_process())
+	if (oldfd == newfd || !fdt_maybe(newfd) || tw_foreign_process() || fdt_frozen())
 		return;
 	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
 		tw_log_evict(newfd);
@@ -328,7 +331,7 @@ shim_close_range(unsigned lo, unsigned hi, int flags)
 TW_EXPORT int
 close_range(unsigned int lo, unsigned int hi, int flags)
 {
-	if (tw_mode() == TW_MODE_OFF && !fdt_count_hint())
+	if (tw_mode() == TW_MODE_OFF && !fdt_any_hint())
 		return close_span(lo, hi, flags);
 	return shim_close_range(lo, hi, flags);
 }

@@ -44,8 +44,11 @@ on_stats_signal(int sig)
 /*
  * fork() from a signal handler that interrupted this thread inside the
  * shim: the locks may be this very thread's, and taking them would wait
- * forever.  Then the handlers do nothing; the interrupted code still
- * holds the locks and releases them when the handler returns.
+ * forever.  Then the handlers take no lock.  In the parent the
+ * interrupted code releases them when the handler returns, and its
+ * sockets are marked shared at the next chance.  In the child any lock
+ * may be held for good (by this thread, or by another that does not
+ * exist there): the child passes everything through and never takes one.
  */
 static __thread bool fork_skipped __attribute__((tls_model("initial-exec")));
 
@@ -78,8 +81,11 @@ static void
 postfork_child(void)
 {
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	if (fork_skipped)
+	if (fork_skipped) {
+		fdt_freeze();
+		__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
 		return;
+	}
 	tw_mem_postfork_child();
 	fdt_postfork_child();
 	tw_reaper_postfork_child();
@@ -168,6 +174,8 @@ twshim_init(void)
 	tw_state.roles = policy_roles(p);
 	tw_state.waiting = (policy_close_kinds(p) &
 	    ((1u << CLOSE_GRACEFUL) | (1u << CLOSE_PEER_FIRST))) != 0;
+	tw_state.watch_epoll = tw_state.waiting || (policy_keys(p) &
+	    (POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS))) != 0;
 	tw_reaper_init(tw_state.waiting);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	if (stats_path != NULL && getenv("TWSHIM_STATS_SIGNAL") != NULL &&

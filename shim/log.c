@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdtable.h"
@@ -15,7 +16,7 @@
 #include "shim.h"
 
 int tw_log_level = TW_LOG_WARN;
-static int log_fd = 2;		/* -1: nowhere (stderr was closed at start) */
+static int log_fd = 2;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -26,30 +27,30 @@ tw_log_fd(void)
 }
 
 /*
- * Move fd to a number of the shim's own (see tw_fd_floor), close-on-exec
- * and marked internal, so that a program's close-everything loop does not
- * take it and a socket the program makes never gets its number.  Returns
- * the new number, or fd itself if it cannot move.
+ * What stderr was at start.  The log goes to fd 2 as the program has it
+ * (it may redirect it), but not once fd 2 is a socket that was not stderr
+ * then: a program that closed stderr may have a connection there, and no
+ * log line may go into its stream.  No copy of stderr is kept: a copy
+ * would hold the program's stderr pipe open after it let go of it.
  */
-static int
-own_descriptor(int fd, bool close_old)
-{
-	int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, tw_fd_floor());
+static bool stderr_open;
+static dev_t stderr_dev;
+static ino_t stderr_ino;
 
-	if (high < 0 || high >= TW_FLAG_SLOTS) {
-		if (high >= 0)
-			REAL(close)(high);
-		return fd;
-	}
-	if (close_old)
-		REAL(close)(fd);
-	fdt_set_internal(high, true);
-	return high;
+static bool
+stderr_usable(void)
+{
+	struct stat st;
+
+	if (!stderr_open || fstat(2, &st) < 0)
+		return false;
+	return !S_ISSOCK(st.st_mode) || (st.st_dev == stderr_dev && st.st_ino == stderr_ino);
 }
 
 void
 tw_log_open(const char *level, const char *file)
 {
+	struct stat st;
 	int fd;
 
 	if (level != NULL && *level != '\0') {
@@ -57,20 +58,18 @@ tw_log_open(const char *level, const char *file)
 			if (strcmp(level, level_names[i]) == 0)
 				tw_log_level = i;
 	}
-	/*
-	 * stderr as it is now, on a descriptor of our own: if the program
-	 * closes fd 2 and a socket takes the number, no log line may go
-	 * into its stream.  No stderr at start: no log.
-	 */
-	log_fd = REAL(fcntl)(2, F_GETFD) >= 0 ? own_descriptor(2, false) : -1;
+	stderr_open = fstat(2, &st) == 0;
+	stderr_dev = st.st_dev;
+	stderr_ino = st.st_ino;
 	if (file != NULL && *file != '\0') {
 		fd = REAL(open)(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd >= 0) {
-			if (log_fd != 2 && log_fd >= 0) {
-				fdt_set_internal(log_fd, false);
-				REAL(close)(log_fd);
+			/* Ours: above the program's numbers, kept from its close loops. */
+			log_fd = tw_own_descriptor(fd, true);
+			if (log_fd < 0) {
+				log_fd = fd;
+				fdt_set_internal(fd, true);
 			}
-			log_fd = own_descriptor(fd, true);
 		} else {
 			tw_logf(TW_LOG_WARN, "cannot open log file %s: %s; logging to stderr",
 			    file, strerror(errno));
@@ -78,7 +77,7 @@ tw_log_open(const char *level, const char *file)
 	}
 }
 
-/* The program dup2()s onto our log descriptor: take another number. */
+/* The program dup2()s onto our log file's descriptor: take another number. */
 void
 tw_log_evict(int fd)
 {
@@ -86,16 +85,9 @@ tw_log_evict(int fd)
 
 	if (fd != log_fd)
 		return;
-	moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, tw_fd_floor());
+	moved = tw_own_descriptor(fd, false);
 	fdt_set_internal(fd, false);
-	if (moved >= 0 && moved < TW_FLAG_SLOTS) {
-		fdt_set_internal(moved, true);
-		log_fd = moved;
-	} else {
-		if (moved >= 0)
-			REAL(close)(moved);
-		log_fd = -1;
-	}
+	log_fd = moved >= 0 ? moved : 2;
 	errno = saved;
 }
 
@@ -119,7 +111,7 @@ tw_logf(int level, const char *fmt, ...)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
 	/* One write(2) per line keeps lines from interleaving between threads. */
-	if (log_fd >= 0)
+	if (log_fd != 2 || stderr_usable())
 		(void)!write(log_fd, line, (size_t)n);
 	errno = saved;
 }

@@ -345,7 +345,7 @@ connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
 {
 	unsigned lo = o->port_lo, hi = o->port_hi, span = hi - lo + 1;
 	unsigned start = __atomic_fetch_add(&port_cursor, 1, __ATOMIC_RELAXED);
-	int family = socket_family(fd), one = 1, rc, saved = errno;
+	int family = socket_family(fd), one = 1, rc;
 	bool renewed = false;
 	struct sockaddr_storage local, probe;
 	socklen_t llen;
@@ -383,8 +383,6 @@ connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
 				tw_count(ports_allocated);
 			tw_log(TW_LOG_DEBUG, "fd %d: local port %u for %s", fd, port,
 			    tw_addr_str(sa, addr, sizeof addr));
-			if (rc == 0)
-				errno = saved;
 			return rc;
 		}
 		/* Lost the 4-tuple between the check and connect(). */
@@ -410,34 +408,28 @@ connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
  * bind() then stands.
  */
 static bool
-unbind_for_policy(int fd, int family, struct policy_opts *o)
+unbind_for_policy(int fd, int family, struct policy_opts *o, unsigned *port)
 {
+	static const unsigned char any6[16];
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
+	const struct sockaddr_in *in = (const void *)&ss;
+	const struct sockaddr_in6 *in6 = (const void *)&ss;
 
-	bool bufs;
-
-	if (!replaceable(fd, &bufs))
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || !renew_socket(fd, family))
 		return false;
-	if (!(o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)) &&
-	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		static const unsigned char any6[16];
-
-		if (ss.ss_family == AF_INET &&
-		    ((struct sockaddr_in *)&ss)->sin_addr.s_addr != htonl(INADDR_ANY)) {
-			o->local_family = AF_INET;
-			memcpy(o->local_addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-			o->set |= POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
-		} else if (ss.ss_family == AF_INET6 &&
-		    memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, any6, 16) != 0) {
-			o->local_family = AF_INET6;
-			memcpy(o->local_addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-			o->set |= POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
-		}
+	*port = ntohs(ss.ss_family == AF_INET ? in->sin_port : in6->sin6_port);
+	if (o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS))
+		;	/* the policy's address, not the program's */
+	else if (ss.ss_family == AF_INET && in->sin_addr.s_addr != htonl(INADDR_ANY)) {
+		o->local_family = AF_INET;
+		memcpy(o->local_addr, &in->sin_addr, 4);
+		o->set |= POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
+	} else if (ss.ss_family == AF_INET6 && memcmp(&in6->sin6_addr, any6, 16) != 0) {
+		o->local_family = AF_INET6;
+		memcpy(o->local_addr, &in6->sin6_addr, 16);
+		o->set |= POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
 	}
-	if (replace_socket(fd, family, bufs) < 0)
-		return false;
-	refresh_cookie(fd);
 	tw_log(TW_LOG_DEBUG, "fd %d: the program's own bind() overruled (forced)", fd);
 	return true;
 }
@@ -474,18 +466,18 @@ address_fits(int fd, int family, const struct policy_opts *o, const struct socka
 	return src_v4 == dst_v4;
 }
 
-int
-tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
+static int
+ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
     const struct policy_opts *o, bool prog_bound)
 {
 	unsigned keys = POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
-	unsigned sys_lo, sys_hi, one = 1;
+	unsigned sys_lo, sys_hi, one = 1, prog_port = 0;
 	struct sockaddr_storage local;
 	struct policy_opts forced;
 	socklen_t llen;
 	int family;
 
-	if (!(o->set & keys))
+	if (!(o->set & keys) || (prog_bound && !(o->set & o->forced & keys)))
 		return REAL(connect)(fd, sa, len);
 	family = socket_family(fd);
 	if (!address_fits(fd, family, o, sa)) {
@@ -496,10 +488,8 @@ tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 		return REAL(connect)(fd, sa, len);
 	}
 	if (prog_bound) {
-		if (!(o->set & o->forced & keys))
-			return REAL(connect)(fd, sa, len);
 		forced = *o;
-		if (!unbind_for_policy(fd, family, &forced))
+		if (!unbind_for_policy(fd, family, &forced, &prog_port))
 			return REAL(connect)(fd, sa, len);
 		o = &forced;
 	}
@@ -525,10 +515,26 @@ tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 		return connect_from_pool(fd, sa, len, o);
 	}
 
-	/* local_address alone: the kernel still picks the port, at connect(). */
-	local_sockaddr(family, o, 0, &local, &llen);
-	(void)REAL(setsockopt)(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	/*
+	 * local_address alone: the kernel still picks the port, at connect();
+	 * or it is the port the program had bound, when force replaced its socket.
+	 */
+	local_sockaddr(family, o, prog_port, &local, &llen);
+	if (prog_port == 0)
+		(void)REAL(setsockopt)(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 	if (REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0)
 		return -1;
 	return REAL(connect)(fd, sa, len);
+}
+
+int
+tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
+    const struct policy_opts *o, bool prog_bound)
+{
+	int saved = errno, rc = ports_connect(fd, sa, len, o, prog_bound);
+
+	/* What the shim tried on the way (ENOPROTOOPT from an older kernel) is not the program's. */
+	if (rc == 0)
+		errno = saved;
+	return rc;
 }

@@ -56,7 +56,6 @@ static int epoll_fd = -1;
 static int wake_fd = -1;
 static bool thread_running;
 static bool exiting;
-static int dup_floor;		/* duplicates go at or above this number */
 static unsigned pending_cap;	/* past it, a waiting close finishes at once */
 static char drain_buf[65536];
 static __thread int cancel_state __attribute__((tls_model("initial-exec")));
@@ -335,7 +334,7 @@ reaper_main(void *arg)
 }
 
 /*
- * The epoll instance and the wake-up eventfd, placed at dup_floor or above.
+ * The epoll instance and the wake-up eventfd, placed as tw_own_descriptor() says.
  * Placing a descriptor there grows the process's descriptor table, and
  * in a multi-threaded process the kernel then waits for an RCU grace
  * period (about 10 ms here): done at start-up, before any thread of ours
@@ -347,25 +346,22 @@ make_descriptors(void)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
 	int ep = REAL(epoll_create1)(EPOLL_CLOEXEC);
 	int wk = REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	int hi_ep = ep >= 0 ? REAL(fcntl)(ep, F_DUPFD_CLOEXEC, dup_floor) : -1;
-	int hi_wk = wk >= 0 ? REAL(fcntl)(wk, F_DUPFD_CLOEXEC, dup_floor) : -1;
+	int hi_ep = tw_own_descriptor(ep, true);
+	int hi_wk = tw_own_descriptor(wk, true);
 
-	if (ep >= 0)
-		REAL(close)(ep);
-	if (wk >= 0)
-		REAL(close)(wk);
-	if (hi_ep < 0 || hi_wk < 0 || hi_ep >= TW_FLAG_SLOTS || hi_wk >= TW_FLAG_SLOTS ||
-	    REAL(epoll_ctl)(hi_ep, EPOLL_CTL_ADD, hi_wk, &ev) < 0) {
-		if (hi_ep >= 0)
-			REAL(close)(hi_ep);
-		if (hi_wk >= 0)
-			REAL(close)(hi_wk);
+	if (hi_ep < 0 || hi_wk < 0 || REAL(epoll_ctl)(hi_ep, EPOLL_CTL_ADD, hi_wk, &ev) < 0) {
+		int fds[4] = { ep, wk, hi_ep, hi_wk };
+
+		for (int i = 0; i < 4; i++) {
+			if (fds[i] < 0 || (i < 2 && fds[i + 2] >= 0))
+				continue;	/* never made, or moved (closed already) */
+			fdt_set_internal(fds[i], false);
+			REAL(close)(fds[i]);
+		}
 		return false;
 	}
 	epoll_fd = hi_ep;
 	wake_fd = hi_wk;
-	fdt_set_internal(epoll_fd, true);
-	fdt_set_internal(wake_fd, true);
 	return true;
 }
 
@@ -416,8 +412,7 @@ tw_reaper_init(bool waiting)
 {
 	struct rlimit rl;
 	rlim_t room;
-
-	dup_floor = tw_fd_floor();
+	int dup_floor = tw_fd_floor();
 	/*
 	 * Half the numbers above the floor, so that a program that needs
 	 * that many descriptors still finds some; the rest of its closes
@@ -455,18 +450,11 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 		unlock();
 		return -1;
 	}
-	/*
-	 * Only at or above the floor, never in the low numbers the program
-	 * uses, and below TW_FLAG_SLOTS, where the flag array can mark it ours.
-	 */
-	dupfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
-	if (dupfd < 0 || dupfd >= TW_FLAG_SLOTS) {
-		if (dupfd >= 0)
-			REAL(close)(dupfd);
+	/* Never in the low numbers the program uses (see tw_own_descriptor). */
+	if ((dupfd = tw_own_descriptor(fd, false)) < 0) {
 		unlock();
 		return -1;
 	}
-	fdt_set_internal(dupfd, true);
 	/* The program's number is free from here on. */
 	REAL(close)(fd);
 
@@ -523,12 +511,6 @@ tw_reaper_flush(void)
 	unlock();
 }
 
-unsigned
-tw_reaper_pending(void)
-{
-	return __atomic_load_n(&pending_count, __ATOMIC_RELAXED);
-}
-
 /*
  * The program dup2()s onto a number the reaper holds: move the duplicate
  * elsewhere so that the program gets its number and we keep our socket.
@@ -541,10 +523,9 @@ tw_reaper_evict(int fd)
 
 	lock();
 	if (fd == epoll_fd || fd == wake_fd) {
-		moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
+		moved = tw_own_descriptor(fd, false);
 		if (moved >= 0) {
 			/* The epoll instance lives on in `moved`; only the number changes. */
-			fdt_set_internal(moved, true);
 			if (fd == epoll_fd)
 				epoll_fd = moved;
 			else {
@@ -566,18 +547,15 @@ tw_reaper_evict(int fd)
 
 		if (p->fd != fd)
 			continue;
-		moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, dup_floor);
+		moved = tw_own_descriptor(fd, false);
 		(void)REAL(epoll_ctl)(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
 		fdt_set_internal(fd, false);
-		if (moved < 0 || moved >= TW_FLAG_SLOTS) {
+		if (moved < 0) {
 			/* Nowhere to go: the program's dup2 closes our copy. */
-			if (moved >= 0)
-				REAL(close)(moved);
 			heap_remove(p);
 			release(p);
 			break;
 		}
-		fdt_set_internal(moved, true);
 		p->fd = moved;
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.u64 = event_tag(p);

@@ -30,8 +30,6 @@ int tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done);
 /* At exit: apply each pending socket's fallback now. */
 void tw_reaper_flush(void);
 
-unsigned tw_reaper_pending(void);
-
 /* dup2() onto one of our descriptors: move ours out of the way first. */
 void tw_reaper_evict(int fd);
 

@@ -27,6 +27,7 @@ struct tw_state {
 	int mode;			/* enum tw_mode, read atomically */
 	bool dry_run;
 	bool waiting;			/* the policy uses graceful or peer-first */
+	bool watch_epoll;		/* ... or may replace sockets (local_ports, local_address) */
 	unsigned roles;			/* policy_roles() of the policy */
 	const struct policy *policy;
 	pid_t pid;			/* the process whose table this is */
@@ -59,6 +60,9 @@ bool tw_foreign_process(void);
 
 /* The lowest number the shim gives its own descriptors. */
 int tw_fd_floor(void);
+
+/* A marked, close-on-exec duplicate of fd at that floor or above (ownfd.c). */
+int tw_own_descriptor(int fd, bool close_old);
 
 /* Logging: one line per event, "twshim: " first, never to stdout. */
 enum tw_log_level {

@@ -39,3 +39,29 @@ done
 assert_eq "$(stat_of reaper_at_exit "$T/s1")" 1 "one instance: the reaper had the socket"
 # Two instances: not deferred at all, closed at once.
 assert_eq "$(stat_of reaper_at_exit "$T/s2")" 0 "two instances: closed at once"
+
+# Registered through a duplicate that was closed since: that registration
+# can no longer be named to EPOLL_CTL_DEL, so the close must not wait.
+with_shim '[client *];close = peer-first 2s' env TWSHIM_STATS="$T/s3" python3 -c '
+import os, socket, select
+s = socket.create_connection(("127.0.0.1", 7060))
+ep = select.epoll(); d = os.dup(s.fileno()); ep.register(d, select.EPOLLIN)
+os.close(d); s.close()
+print("events", len(ep.poll(0.8)))
+' >"$T/out3"
+cat "$T/out3"
+assert_has "$T/out3" "events 0" "via a closed duplicate: no event after close()"
+assert_eq "$(stat_of reaper_at_exit "$T/s3")" 0 "via a closed duplicate: closed at once"
+
+# A socket the shim replaces (local_address = force over the program's own
+# bind) must not be one the program already watches: the registration
+# would stay with the old socket and the connect would never be reported.
+with_shim '[client *];local_address = force 127.0.0.1' python3 -c '
+import socket, select
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.setblocking(False)
+ep = select.epoll(); ep.register(s.fileno(), select.EPOLLOUT)
+s.connect_ex(("127.0.0.1", 7060))
+print("connect reported", len(ep.poll(2)))
+' >"$T/out4" 2>&1
+cat "$T/out4"
+assert_has "$T/out4" "connect reported 1" "the watched socket was kept, and its connect seen"

@@ -53,3 +53,13 @@ with_shim '[client *];close = peer-first 1s' timeout 20 "$B/helpers/exitsig" can
 rc=$?
 cat "$T/xc"
 assert_eq "$rc" 0 "cancelled while closing: the process finished"
+# A signal handler that forks while the program closes sockets through the
+# reaper: each child goes on with the program's loop and exits; none may
+# hang on a lock held when it was made.  (A fork from inside the shim's
+# short locked sections is rare: the hang this guards against was seen in
+# review, and these runs may not hit that window.)
+with_shim '[client *];close = graceful 1s' timeout 30 "$B/helpers/exitsig" fork >"$T/xf" 2>&1
+rc=$?
+cat "$T/xf"
+assert_eq "$rc" 0 "children forked in a signal handler all exited"
+assert_has "$T/xf" " 0 hung" "none hung"

@@ -62,3 +62,11 @@ assert_has "$T/ex" "close = abort-if-idle" "--explain shows the strategy"
 assert_has "$T/ex" "p.conf:2" "with its line"
 assert_has "$T/ex" "local_ports = 20000-29999" "and the port range"
 "$TW" --sysctl | grep -q "tcp_fin_timeout" || fail "--sysctl"
+
+# A bad policy from the environment follows its own on_error: passthrough
+# runs the program (unmodified, after the errors), exit stops it with 125.
+TWSHIM_POLICY_TEXT='[client *];close = bogus' "$TW" -- sh -c 'exit 3' 2>"$T/envbad"
+assert_eq $? 3 "passthrough: the program ran, with its own status"
+assert_has "$T/envbad" "without twshim (on_error = passthrough)" "and was told so"
+TWSHIM_POLICY_TEXT='on_error = exit;[client *];close = bogus' "$TW" -- sh -c 'exit 3' 2>/dev/null
+assert_eq $? 125 "on_error = exit: stopped before the program"

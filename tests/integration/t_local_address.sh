@@ -25,3 +25,13 @@ cat "$T/v6"
 assert_eq "$rc" 0 "connect() returned"
 assert_has "$T/v6" "v6only connected from ::1" "the program's own connection"
 assert_has "$T/v6" "local_address cannot be the source" "and a warning says why"
+
+# local_address = force over the program's own bind(): the address is the
+# policy's, the port the one the program chose.
+with_shim '[client *];local_address = force 127.0.0.7' python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 45557)); s.connect(("127.0.0.1", 7050))
+print("forced from", *s.getsockname())
+' >"$T/forced" 2>&1
+cat "$T/forced"
+assert_has "$T/forced" "forced from 127.0.0.7 45557" "the policy's address, the program's port"

@@ -34,3 +34,18 @@ assert_has "$T/pipe" "pipe 3 4" "the program descriptors start at 3"
 assert_has "$T/pipe" "log descriptor high: True" "the log sits above them"
 assert_has "$T/pipe" "pipe end seen" "close() of the dup2()ed number closed it"
 assert_has "$T/log" "twshim: python3[" "the log file has the shim's lines"
+
+# A program that lets go of its stderr (a daemon: fork, the parent exits,
+# the child points 1 and 2 at /dev/null and runs on): whoever reads its
+# output must see the end at once.  A copy of stderr kept by the library
+# would hold the pipe open for as long as the daemon lives.
+start=$(date +%s%N)
+out=$(with_shim '[client *];close = abort' python3 -c '
+import os, time
+if os.fork(): os._exit(0)
+null = os.open("/dev/null", os.O_WRONLY); os.dup2(null, 1); os.dup2(null, 2)
+time.sleep(3)
+' 2>&1)
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "the reader saw the end after $ms ms"
+assert_le "$ms" 1500 "stderr released with the program's own descriptors"
