@@ -68,39 +68,46 @@ set_flag(int fd, unsigned char flag)
 	}
 }
 
-/* A fork the handlers could not follow (see init.c): mark shared at the next chance. */
-static bool shared_later;
+/*
+ * Things the next entry must see to, in one word so that the common path
+ * tests one load: a fork the handlers could not follow (see init.c) left
+ * the parent's sockets to mark shared, or the child's table frozen.
+ */
+#define ATTN_SHARED_LATER	1u
+#define ATTN_FROZEN		2u
+static unsigned attention;
 
 void
 fdt_mark_shared_later(void)
 {
-	__atomic_store_n(&shared_later, true, __ATOMIC_RELEASE);
+	__atomic_fetch_or(&attention, ATTN_SHARED_LATER, __ATOMIC_RELEASE);
 }
-
-/* A child of a fork the handlers could not follow: its locks cannot be trusted. */
-static bool frozen;
 
 void
 fdt_freeze(void)
 {
-	__atomic_store_n(&frozen, true, __ATOMIC_RELEASE);
+	__atomic_fetch_or(&attention, ATTN_FROZEN, __ATOMIC_RELEASE);
 }
 
 bool
 fdt_frozen(void)
 {
-	return __atomic_load_n(&frozen, __ATOMIC_RELAXED);
+	return (__atomic_load_n(&attention, __ATOMIC_RELAXED) & ATTN_FROZEN) != 0;
 }
 
 bool
 fdt_enter_fast(void)
 {
-	if (tw_busy || TW_UNLIKELY(fdt_frozen()))
+	unsigned attn = __atomic_load_n(&attention, __ATOMIC_ACQUIRE);
+
+	if (tw_busy || TW_UNLIKELY(attn & ATTN_FROZEN))
 		return false;
 	tw_busy++;
 	tw_spin_lock(&table_lock);
-	if (TW_UNLIKELY(__atomic_load_n(&shared_later, __ATOMIC_RELAXED)) &&
-	    __atomic_exchange_n(&shared_later, false, __ATOMIC_ACQUIRE))
+	/* Set after the load above: the next entry sees it. */
+	if (TW_UNLIKELY(attn & ATTN_SHARED_LATER) &&
+	    (__atomic_fetch_and(&attention, ~ATTN_SHARED_LATER, __ATOMIC_ACQUIRE) &
+	    ATTN_SHARED_LATER))
 		fdt_mark_shared(false);
 	return true;
 }

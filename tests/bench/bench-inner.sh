@@ -84,7 +84,7 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 for r in $(seq 1 "$ROUNDS"); do
 	client=$B/examples/legacy_client
 	rate >>"$SWDIR/bare"
-	rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT= >>"$SWDIR/empty"
+	rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT='# empty' >>"$SWDIR/empty"
 	rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT='[client *];close = abort' >>"$SWDIR/abort"
 	client=$B/bench/legacy_client_native
 	rate >>"$SWDIR/native"
