@@ -136,16 +136,8 @@ close_with(int fd, const struct tw_desc *d, int saved)
 			errno = saved;
 			return 0;
 		}
-		/* No reaper: what it would have done in the end, done now. */
-		if (c->kind == CLOSE_PEER_FIRST &&
-		    (c->fallback == CLOSE_ABORT ||
-		    (c->fallback == CLOSE_ABORT_IF_IDLE && tw_socket_idle(fd)))) {
-			tw_count(rst_sent);
-			tw_set_linger(fd, 1, 0);
-		} else if (!(d->flags & TW_D_SHUT_WR) &&
-		    (c->kind == CLOSE_GRACEFUL || c->fallback == CLOSE_GRACEFUL)) {
-			(void)shutdown(fd, SHUT_WR);
-		}
+		/* No waiting: what the reaper would have done in the end, done now. */
+		tw_prepare_close(fd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_GRACEFUL);
 		break;
 	}
 	return plain_close(fd, saved);

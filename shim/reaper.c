@@ -136,14 +136,22 @@ tw_socket_idle(int fd)
 	return outq <= fin && inq == 0;
 }
 
-/* Close a socket the reaper owns, the way `kind` says. */
-static void
-finish(int fd, enum policy_close_kind kind)
+void
+tw_prepare_close(int fd, enum policy_close_kind kind)
 {
 	if (kind == CLOSE_ABORT || (kind == CLOSE_ABORT_IF_IDLE && tw_socket_idle(fd))) {
 		tw_set_linger(fd, 1, 0);
 		tw_count(rst_sent);
+	} else if (kind == CLOSE_GRACEFUL) {
+		(void)shutdown(fd, SHUT_WR);
 	}
+}
+
+/* Close a socket the reaper owns, the way `kind` says. */
+static void
+finish(int fd, enum policy_close_kind kind)
+{
+	tw_prepare_close(fd, kind);
 	fdt_set_internal(fd, false);
 	REAL(close)(fd);
 }
@@ -501,12 +509,7 @@ tw_reaper_flush(void)
 		struct pending *p = heap[0];
 
 		tw_count(reaper_at_exit);
-		if (p->kind == CLOSE_PEER_FIRST && p->fallback == CLOSE_GRACEFUL) {
-			(void)shutdown(p->fd, SHUT_WR);
-			drop(p, CLOSE_NORMAL);
-		} else {
-			drop(p, p->kind == CLOSE_PEER_FIRST ? p->fallback : CLOSE_NORMAL);
-		}
+		drop(p, p->kind == CLOSE_PEER_FIRST ? p->fallback : CLOSE_NORMAL);
 	}
 	unlock();
 }
