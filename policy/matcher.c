@@ -62,8 +62,6 @@ policy_close_kinds(const struct policy *p)
 static int
 normalize(const struct sockaddr *sa, socklen_t len, unsigned char addr[16], unsigned *port)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 	if (sa == NULL)
 		return 0;
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
@@ -75,7 +73,7 @@ normalize(const struct sockaddr *sa, socklen_t len, unsigned char addr[16], unsi
 	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		*port = ntohs(in6->sin6_port);
-		if (memcmp(in6->sin6_addr.s6_addr, mapped, 12) == 0) {
+		if (policy_addr_is_v4mapped(in6->sin6_addr.s6_addr)) {
 			memcpy(addr, in6->sin6_addr.s6_addr + 12, 4);
 			return AF_INET;
 		}

@@ -172,6 +172,9 @@ unsigned policy_roles(const struct policy *p);
 /* Bit (1u << kind) for each close strategy an active section uses, fallbacks included. */
 unsigned policy_close_kinds(const struct policy *p);
 
+/* Whether a (network order) IPv6 address is IPv4-mapped, ::ffff:a.b.c.d. */
+bool policy_addr_is_v4mapped(const unsigned char addr[16]);
+
 /* POLICY_KEY_BIT(k) for each key an active section sets. */
 unsigned policy_keys(const struct policy *p);
 

@@ -128,6 +128,14 @@ value_ip(const char *s, int *family, unsigned char addr[16])
 	return -1;
 }
 
+bool
+policy_addr_is_v4mapped(const unsigned char addr[16])
+{
+	static const unsigned char prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(addr, prefix, sizeof prefix) == 0;
+}
+
 /*
  * ADDR or ADDR/LEN into p's address fields.  An IPv4-mapped IPv6 address
  * becomes the IPv4 address it stands for: sockets are matched that way.
@@ -135,7 +143,6 @@ value_ip(const char *s, int *family, unsigned char addr[16])
 static int
 pattern_address(const char *s, struct pattern *p, char *why, size_t whysize, size_t *at)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	char buf[64];
 	const char *slash = strchr(s, '/');
 	size_t n = slash != NULL ? (size_t)(slash - s) : strlen(s);
@@ -167,7 +174,7 @@ pattern_address(const char *s, struct pattern *p, char *why, size_t whysize, siz
 		}
 		p->plen = (unsigned)plen;
 	}
-	if (p->family == AF_INET6 && p->plen >= 96 && memcmp(p->addr, mapped, 12) == 0) {
+	if (p->family == AF_INET6 && p->plen >= 96 && policy_addr_is_v4mapped(p->addr)) {
 		memmove(p->addr, p->addr + 12, 4);
 		memset(p->addr + 4, 0, 12);
 		p->family = AF_INET;

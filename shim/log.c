@@ -58,9 +58,10 @@ tw_log_open(const char *level, const char *file)
 			if (strcmp(level, level_names[i]) == 0)
 				tw_log_level = i;
 	}
-	stderr_open = fstat(2, &st) == 0;
-	stderr_dev = st.st_dev;
-	stderr_ino = st.st_ino;
+	if ((stderr_open = fstat(2, &st) == 0)) {
+		stderr_dev = st.st_dev;
+		stderr_ino = st.st_ino;
+	}
 	if (file != NULL && *file != '\0') {
 		fd = REAL(open)(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd >= 0) {

@@ -434,14 +434,6 @@ unbind_for_policy(int fd, int family, struct policy_opts *o, unsigned *port)
 	return true;
 }
 
-static bool
-is_mapped(const unsigned char a[16])
-{
-	static const unsigned char prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return memcmp(a, prefix, 12) == 0;
-}
-
 /*
  * Whether local_address can be the source of fd's connection to sa: an
  * IPv4 source for an IPv4 destination (on an IPv6 socket, a v4-mapped one,
@@ -456,9 +448,9 @@ address_fits(int fd, int family, const struct policy_opts *o, const struct socka
 
 	if (!(o->set & POLICY_KEY_BIT(KEY_LOCAL_ADDRESS)))
 		return true;
-	src_v4 = o->local_family == AF_INET || is_mapped(o->local_addr);
+	src_v4 = o->local_family == AF_INET || policy_addr_is_v4mapped(o->local_addr);
 	dst_v4 = sa->sa_family == AF_INET ||
-	    is_mapped(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
+	    policy_addr_is_v4mapped(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
 	if (family == AF_INET)
 		return src_v4;
 	if (src_v4 && getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0 && v6only)

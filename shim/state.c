@@ -36,10 +36,10 @@ tw_foreign_process(void)
 }
 
 /*
- * Where the shim's own descriptors go (its log, the reaper's): out of the
- * low numbers a program may count on (select() sets, "the next socket is
- * fd 5" tests, stderr when the program closed it), but not so high that
- * the descriptor table grows large for them.
+ * Where the shim's own descriptors go (its log file, the reaper's): out of
+ * the low numbers a program may count on (select() sets, "the next socket
+ * is fd 5" tests), but not so high that the descriptor table grows large
+ * for them.
  */
 int
 tw_fd_floor(void)
