@@ -13,6 +13,7 @@
 #include "ports.h"
 #include "real.h"
 #include "shim.h"
+#include "sockinfo.h"
 #include "stats.h"
 
 static bool
@@ -28,9 +29,9 @@ static int
 probe_tcp(int fd)
 {
 	int domain, type, proto;
-	socklen_t len = sizeof domain;
+	socklen_t len;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+	if ((domain = tw_socket_family(fd)) < 0)
 		return -1;
 	len = sizeof type;
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
@@ -102,17 +103,6 @@ enter_desc(int fd)
 	if (d == NULL)
 		fdt_leave();
 	return d;
-}
-
-static uint64_t
-socket_cookie(int fd)
-{
-	uint64_t cookie = 0;
-	socklen_t len = sizeof cookie;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
-		return 0;
-	return cookie;
 }
 
 static void
@@ -201,7 +191,7 @@ remember(struct tw_desc *d, int fd, const struct policy_opts *o, bool linger0)
 	}
 	d->flags |= TW_D_APPLIED;
 	if (d->cookie == 0)
-		d->cookie = socket_cookie(fd);
+		d->cookie = tw_socket_cookie(fd);
 }
 
 static void

@@ -23,20 +23,9 @@
 #include "real.h"
 #include "reaper.h"
 #include "shim.h"
+#include "sockinfo.h"
+#include "strategy.h"
 #include "stats.h"
-
-static bool
-same_socket(int fd, uint64_t cookie)
-{
-	uint64_t now = 0;
-	socklen_t len = sizeof now;
-
-	if (cookie == 0)
-		return false;
-	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &now, &len) < 0)
-		return false;
-	return now == cookie;
-}
 
 static int
 plain_close(int fd, int saved)
@@ -91,7 +80,7 @@ close_with(int fd, const struct tw_desc *d, int saved)
 		tw_count(close_shared);
 		return plain_close(fd, saved);
 	}
-	if (!same_socket(fd, d->cookie)) {
+	if (!tw_same_socket(fd, d->cookie)) {
 		/* Closed behind our back (fclose, syscall) and the number reused. */
 		tw_count(close_stale);
 		tw_log(TW_LOG_DEBUG, "fd %d: no longer the tracked socket; closing as is", fd);
@@ -215,7 +204,7 @@ tw_close_at_exit(void)
 			act = true;
 		}
 		fdt_leave();
-		if (act && same_socket(fds[i], copy.cookie) && tw_socket_idle(fds[i])) {
+		if (act && tw_same_socket(fds[i], copy.cookie) && tw_socket_idle(fds[i])) {
 			tw_set_linger(fds[i], 1, 0);
 			tw_count(close_abort_if_idle);
 			tw_count(rst_sent);

@@ -34,6 +34,7 @@
 #include "ports.h"
 #include "real.h"
 #include "shim.h"
+#include "sockinfo.h"
 #include "stats.h"
 
 #ifndef IP_LOCAL_PORT_RANGE
@@ -218,11 +219,9 @@ replace_socket(int fd, int family, bool bufs)
 static void
 refresh_cookie(int fd)
 {
-	uint64_t cookie = 0;
-	socklen_t len = sizeof cookie;
+	uint64_t cookie = tw_socket_cookie(fd);
 	struct tw_desc *d;
 
-	(void)getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len);
 	if (fdt_enter_fast()) {
 		if ((d = fdt_find(fd)) != NULL)
 			d->cookie = cookie;
@@ -263,16 +262,6 @@ renew_socket(int fd, int family)
 		return false;
 	refresh_cookie(fd);
 	return true;
-}
-
-static int
-socket_family(int fd)
-{
-	int family = AF_INET;
-	socklen_t len = sizeof family;
-
-	(void)getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
-	return family;
 }
 
 /*
@@ -340,12 +329,12 @@ check_address(int family, const struct policy_opts *o, const struct sockaddr *sa
 }
 
 static int
-connect_from_pool(int fd, const struct sockaddr *sa, socklen_t len,
+connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
     const struct policy_opts *o)
 {
 	unsigned lo = o->port_lo, hi = o->port_hi, span = hi - lo + 1;
 	unsigned start = __atomic_fetch_add(&port_cursor, 1, __ATOMIC_RELAXED);
-	int family = socket_family(fd), one = 1, rc;
+	int one = 1, rc;
 	bool renewed = false;
 	struct sockaddr_storage local, probe;
 	socklen_t llen;
@@ -471,7 +460,8 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 
 	if (!(o->set & keys) || (prog_bound && !(o->set & o->forced & keys)))
 		return REAL(connect)(fd, sa, len);
-	family = socket_family(fd);
+	if ((family = tw_socket_family(fd)) < 0)
+		return REAL(connect)(fd, sa, len);
 	if (!address_fits(fd, family, o, sa)) {
 		char addr[80];
 
@@ -504,7 +494,7 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 				return REAL(connect)(fd, sa, len);
 			}
 		}
-		return connect_from_pool(fd, sa, len, o);
+		return connect_from_pool(fd, family, sa, len, o);
 	}
 
 	/*

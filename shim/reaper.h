@@ -37,14 +37,4 @@ void tw_reaper_prefork(void);
 void tw_reaper_postfork_parent(void);
 void tw_reaper_postfork_child(void);
 
-/* Shared with closer.c: the immediate strategies. */
-void tw_set_linger(int fd, int onoff, int secs);
-bool tw_socket_idle(int fd);
-
-/*
- * Ready the socket on fd to close, now, as `kind` says: RST for abort (and
- * for abort-if-idle when idle), the FIN for graceful (without its wait).
- */
-void tw_prepare_close(int fd, enum policy_close_kind kind);
-
 #endif
