@@ -6,6 +6,7 @@
 # make bench		costs, in instructions and connections per second
 # make fuzz		fuzz the policy parser (FUZZ_SECONDS=600)
 # make install		PREFIX=/usr/local DESTDIR=
+# make deb		build/twshim_VERSION_ARCH.deb (dpkg-buildpackage, lintian)
 
 VERSION = 0.1.0
 
@@ -51,7 +52,7 @@ all: $(B)/libtwshim.so $(B)/twshim $(EXAMPLES)
 
 $(B)/o/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(TW_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/libtwshim.map: shim/hooks.def shim/mkmap.sh
 	@mkdir -p $(@D)
@@ -173,7 +174,8 @@ bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/t
 # Debian packages the build, the tests, the demo and the benchmarks use.
 DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	valgrind iproute2 socat netcat-openbsd curl python3 strace libcap2-bin \
-	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2
+	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2 \
+	debhelper dpkg-dev fakeroot lintian
 
 deps:
 	@sh tests/deps.sh $(DEBS)
@@ -195,9 +197,29 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man1/twshim.1 $(DESTDIR)$(MANDIR)/man5/twshim.conf.5
 	rm -rf $(DESTDIR)$(DOCDIR)
 
+# ---- Debian package ----
+
+# Built in a copy under $(B)/deb, since dpkg-buildpackage writes its results
+# next to the source tree; only the .deb comes out, to $(B).
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
+DEB = $(B)/twshim_$(VERSION)_$(DEB_ARCH).deb
+
+deb: deps
+	@test "$$(dpkg-parsechangelog -SVersion)" = "$(VERSION)" || \
+		{ echo "debian/changelog does not start with version $(VERSION)" >&2; exit 1; }
+	@rm -rf $(B)/deb $(DEB) && mkdir -p $(B)/deb/twshim-$(VERSION)
+	@tar -cf - --exclude=./$(B) --exclude=./.git . | tar -xf - -C $(B)/deb/twshim-$(VERSION)
+	@echo "dpkg-buildpackage -b -us -uc (log: $(B)/deb/build.log)"
+	@cd $(B)/deb/twshim-$(VERSION) && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log >&2; exit 1; }
+	@mv $(B)/deb/twshim_$(VERSION)_$(DEB_ARCH).deb $(DEB)
+	@echo "lintian $(DEB)"
+	@lintian --fail-on error,warning $(DEB)
+	@echo "$(DEB)"
+
 clean:
 	rm -rf $(B)
 
 FORCE:
 
-.PHONY: all test test-build unit fuzz demo bench deps install uninstall clean FORCE
+.PHONY: all test test-build unit fuzz demo bench deps install uninstall deb clean FORCE
