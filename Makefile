@@ -138,6 +138,8 @@ FUZZ_SECONDS ?= 600
 
 test: deps
 	@$(MAKE) --no-print-directory test-build
+	@echo "make deb (log: $(B)/deb.log)"
+	@$(MAKE) --no-print-directory deb >$(B)/deb.log 2>&1 || tail -n 20 $(B)/deb.log
 	@sh tests/run-all.sh $(B)
 
 unit: $(B)/unit_tests

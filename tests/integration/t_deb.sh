@@ -1,0 +1,87 @@
+# The Debian package (make deb; make test builds it once, before the suite),
+# unpacked into a scratch root: its contents, and its launcher on the demo's
+# client.  The launcher has the multiarch library directory built in, so in
+# a private mount namespace that directory is replaced by one where
+# libtwshim.so is the unpacked library and every other entry the host's own.
+# Bare, the client runs out of local ports (make demo's first part); under
+# the packaged twshim it completes every request and leaves no TIME_WAIT.
+. tests/integration/lib.sh
+
+if [ "${SANITIZER:-plain}" = asan ]; then
+	echo "skipped: the package holds the plain build, tested in the plain pass"
+	exit 0
+fi
+
+arch=$(dpkg-architecture -qDEB_HOST_ARCH)
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+ML=/usr/lib/$multiarch
+version=$(sed -n 's/^VERSION = //p' Makefile)
+deb=$B/twshim_${version}_$arch.deb
+[ -f "$deb" ] || fail "no $deb: make deb failed (see $B/deb.log)"
+
+R=$T/root
+dpkg-deb -x "$deb" "$R"
+(cd "$R" && find . ! -type d | sort)
+for f in usr/bin/twshim "${ML#/}/libtwshim.so" usr/share/man/man1/twshim.1.gz \
+    usr/share/man/man5/twshim.conf.5.gz usr/share/doc/twshim/copyright \
+    usr/share/doc/twshim/README.md.gz usr/share/doc/twshim/examples/redis-client.conf; do
+	[ -f "$R/$f" ] || fail "/$f is not in the package"
+done
+n_examples=$(ls examples/policies | wc -l)
+assert_eq "$(ls "$R/usr/share/doc/twshim/examples" | wc -l)" "$n_examples" "every example policy"
+# Nothing outside /usr, nothing a build tree would have.
+assert_eq "$(cd "$R" && ls)" usr "only /usr"
+depends=$(dpkg-deb -f "$deb" Depends)
+echo "Depends: $depends"
+case "$depends" in libc6\ \(\>=*) ;; *) fail "Depends not computed from the binaries: $depends" ;; esac
+head -n 1 "$R/usr/share/doc/twshim/copyright" | grep -q copyright-format/1.0 ||
+	fail "copyright is not in the machine-readable format"
+grep -qaF "$ML" "$R/usr/bin/twshim" || fail "the launcher does not have $ML built in"
+
+# A mount namespace where $ML is a directory of links to the host's own
+# entries (bound elsewhere) and to the unpacked library.
+pkg_ns() {	# pkg_ns SCRIPT: run SCRIPT with the packaged library in place
+	unshare -m env ML="$ML" T="$T" R="$R" B="$B" bash -c '
+		set -eu
+		mount --make-rprivate /
+		ns=$(mktemp -d "$T/ns.XXXXXX")
+		mkdir "$ns/host" "$ns/lib"
+		mount --bind "$ML" "$ns/host"
+		ln -s "$ns"/host/* "$ns/lib/"
+		ln -sfn "$R$ML/libtwshim.so" "$ns/lib/libtwshim.so"
+		mount --bind "$ns/lib" "$ML"
+		'"$1"
+}
+
+# The launcher found the unpacked library where it looks for it.
+pkg_ns '"$R/usr/bin/twshim" -q -- cat /proc/self/maps' >"$T/maps"
+assert_has "$T/maps" "$R$ML/libtwshim.so" "the packaged launcher preloads the packaged library"
+"$R/usr/bin/twshim" --version >"$T/version"
+assert_has "$T/version" "twshim $version" "the packaged launcher's version"
+
+# make demo's first part, in a namespace of its own each time (TIME_WAIT
+# from one run must not meet the next): 500 local ports, no tw_reuse.
+demo() {	# demo PREFIX: the client's output, then "TIME_WAIT n"
+	unshare -n env B="$B" PREFIX="$1" bash -c '
+		ip link set lo up
+		sysctl -qw net.ipv4.ip_local_port_range="40000 40499"
+		sysctl -qw net.ipv4.tcp_tw_reuse=0
+		"$B/examples/legacy_server" 9000 >/dev/null & server=$!
+		for i in $(seq 100); do ss -Hltn "sport = :9000" | grep -q . && break; sleep 0.05; done
+		$PREFIX "$B/examples/legacy_client" -n 700 127.0.0.1 9000
+		echo "exit $?"
+		echo "TIME_WAIT $(ss -Htan state time-wait | wc -l)"
+		kill $server'
+}
+
+demo "" >"$T/bare"
+cat "$T/bare"
+assert_has "$T/bare" "Cannot assign requested address" "bare, the client runs out of ports"
+assert_has "$T/bare" "exit 1" "bare, the client fails"
+assert_ge "$(sed -n 's/^TIME_WAIT //p' "$T/bare")" 400 "bare, TIME_WAIT holds the ports"
+
+pkg_ns "$(declare -f demo); demo \"\$R/usr/bin/twshim -q --\"" >"$T/packaged"
+cat "$T/packaged"
+assert_lacks "$T/packaged" "Cannot assign" "under the packaged twshim, no port exhaustion"
+assert_has "$T/packaged" "exit 0" "under the packaged twshim, every request completes"
+assert_eq "$(sed -n 's/^TIME_WAIT //p' "$T/packaged")" 0 "under the packaged twshim, no TIME_WAIT"
