@@ -177,7 +177,7 @@ bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/t
 DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	valgrind iproute2 socat netcat-openbsd curl python3 strace libcap2-bin \
 	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2 \
-	debhelper dpkg-dev fakeroot lintian
+	debhelper dpkg-dev fakeroot lintian python3-prometheus-client
 
 deps:
 	@sh tests/deps.sh $(DEBS)

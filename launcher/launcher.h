@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* A twshim usage or policy error. */
+#define EXIT_USAGE	125
+
 /* env.c: find libtwshim.so and set LD_PRELOAD and the TWSHIM_ variables. */
 int prepare_environment(const char *policy_path, const char *policy_text,
     bool verbose, bool quiet, bool dry_run);
@@ -17,7 +20,10 @@ void warn_if_unaffected(const char *command);
 /* sysctl.c: the table of sysctls and their per-socket equivalents. */
 void print_sysctl_table(FILE *out);
 
-/* stats.c: a TWSHIM_STATS file, readable. */
-int print_stats(const char *path, FILE *out);
+/*
+ * stats.c: "twshim --stats [--format F] FILE...", given the arguments after
+ * --stats; returns the exit status.
+ */
+int stats_main(int argc, char **argv);
 
 #endif

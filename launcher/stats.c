@@ -1,12 +1,29 @@
 /*
- * stats.c - "twshim --stats FILE": a TWSHIM_STATS file, with each counter
- * described.
+ * stats.c - "twshim --stats [--format F] FILE...": TWSHIM_STATS files read
+ * and summed per program, every key=value counter alike, so that a counter
+ * a newer library writes needs nothing here.  A file that is not whole and
+ * well formed is refused with its name and line; nothing is printed then,
+ * since partial totals would pass for real ones.
  */
 #include <errno.h>
-#include <stdio.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "launcher.h"
+#include "stats.h"
+
+/*
+ * A stats file is about a kilobyte; these bound what a wrong file (a log,
+ * a core dump) can cost before it is refused.
+ */
+#define STATS_FILE_MAX		(1 << 20)
+#define STATS_COUNTERS_MAX	1000
+#define STATS_KEY_MAX		64
 
 static const struct {
 	const char *key, *what;
@@ -17,8 +34,8 @@ static const struct {
 	{ "tracked_at_exit", "sockets still open at exit" },
 };
 
-static const char *
-describe(const char *key)
+const char *
+stats_describe(const char *key)
 {
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 		if (strcmp(known[i].key, key) == 0)
@@ -26,38 +43,417 @@ describe(const char *key)
 	return NULL;
 }
 
-int
-print_stats(const char *path, FILE *out)
+/* One file, parsed: pointers into its text. */
+struct counter {
+	const char *key;
+	uint64_t value;
+};
+
+struct stats_file {
+	const char *path;
+	char *text;
+	long pid;
+	const char *program;
+	struct counter *counters;
+	size_t ncounters;
+};
+
+static int
+file_error(const char *path, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+file_error(const char *path, unsigned line, const char *fmt, ...)
 {
-	char line[512];
-	FILE *f = fopen(path, "r");
+	va_list ap;
+
+	if (line > 0)
+		fprintf(stderr, "twshim: %s:%u: ", path, line);
+	else
+		fprintf(stderr, "twshim: %s: ", path);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "not a regular file";
+}
+
+/*
+ * The whole file, NUL-terminated, in *text.  O_NOFOLLOW and the type check
+ * refuse links, FIFOs and devices before a read could block or wander.
+ */
+static int
+read_whole(const char *path, char **text, size_t *len)
+{
+	struct stat st;
+	size_t size = 4096, n = 0;
+	char *buf;
+	ssize_t got;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			return file_error(path, 0, "a symbolic link (name the file itself)");
+		return file_error(path, 0, "%s", strerror(e));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = errno;
+
+		close(fd);
+		if (!S_ISREG(st.st_mode))
+			return file_error(path, 0, "%s, not a TWSHIM_STATS file",
+			    file_kind(st.st_mode));
+		return file_error(path, 0, "%s", strerror(e));
+	}
+	if (st.st_size > STATS_FILE_MAX) {
+		close(fd);
+		return file_error(path, 0, "%jd bytes: too large for a TWSHIM_STATS file",
+		    (intmax_t)st.st_size);
+	}
+	if ((buf = malloc(size)) == NULL) {
+		close(fd);
+		return file_error(path, 0, "%s", strerror(errno));
+	}
+	for (;;) {
+		if (n + 1 >= size) {
+			char *bigger;
+
+			if (size > STATS_FILE_MAX) {
+				free(buf);
+				close(fd);
+				return file_error(path, 0, "more than %d bytes: too large for a "
+				    "TWSHIM_STATS file", STATS_FILE_MAX);
+			}
+			if ((bigger = realloc(buf, size * 2)) == NULL) {
+				free(buf);
+				close(fd);
+				return file_error(path, 0, "%s", strerror(errno));
+			}
+			buf = bigger;
+			size *= 2;
+		}
+		got = read(fd, buf + n, size - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			return file_error(path, 0, "%s", strerror(e));
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+/* A decimal count, digits only, that fits in 64 bits. */
+static bool
+parse_count(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static bool
+valid_key(const char *key)
+{
+	size_t len = strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+	return key[0] >= 'a' && key[0] <= 'z' && key[len] == '\0' && len <= STATS_KEY_MAX;
+}
+
+/* Split f->text into pid, program and counters; each line is checked. */
+static int
+parse_file(struct stats_file *f, size_t len)
+{
+	char *line = f->text, *next;
 	unsigned lineno = 0;
 
-	if (f == NULL) {
-		fprintf(stderr, "twshim: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *eq = strchr(line, '='), *val;
-		const char *what;
+	if (len == 0)
+		return file_error(f->path, 0, "empty: not a TWSHIM_STATS file, or one "
+		    "still being written");
+	if (memchr(f->text, '\0', len) != NULL)
+		return file_error(f->path, 0, "binary data, not a TWSHIM_STATS file");
+	if (f->text[len - 1] != '\n')
+		return file_error(f->path, 0, "truncated: the last line has no newline");
+	f->pid = -1;
+	for (; *line != '\0'; line = next) {
+		char *eq, *value;
+		uint64_t v;
 
 		lineno++;
-		line[strcspn(line, "\n")] = '\0';
-		if (eq == NULL) {
-			fprintf(stderr, "twshim: %s:%u: not a key=value line\n", path, lineno);
-			continue;
-		}
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		if ((eq = strchr(line, '=')) == NULL)
+			return file_error(f->path, lineno, "'%.40s' is not a key=value line",
+			    line);
 		*eq = '\0';
-		val = eq + 1;
-		if (strcmp(line, "pid") == 0 || strcmp(line, "program") == 0) {
-			fprintf(out, "%s %s\n", line, val);
+		value = eq + 1;
+		if (!valid_key(line))
+			return file_error(f->path, lineno, "'%.40s' is not a counter name",
+			    line);
+		if (strcmp(line, "program") == 0) {
+			if (f->program != NULL)
+				return file_error(f->path, lineno, "a second program= line");
+			f->program = value;
 			continue;
 		}
-		what = describe(line);
-		if (strcmp(val, "0") == 0 && what != NULL)
-			continue;	/* counters that never moved say nothing */
-		fprintf(out, "%-12s %s\n", val, what != NULL ? what : line);
+		if (!parse_count(value, &v))
+			return file_error(f->path, lineno, "%s: '%.40s' is not a count",
+			    line, value);
+		if (strcmp(line, "pid") == 0) {
+			if (f->pid != -1)
+				return file_error(f->path, lineno, "a second pid= line");
+			if (v == 0 || v > INT32_MAX)
+				return file_error(f->path, lineno, "%s is not a process id", value);
+			f->pid = (long)v;
+			continue;
+		}
+		for (size_t i = 0; i < f->ncounters; i++)
+			if (strcmp(f->counters[i].key, line) == 0)
+				return file_error(f->path, lineno, "%s given twice", line);
+		if (f->ncounters == STATS_COUNTERS_MAX)
+			return file_error(f->path, lineno, "more than %d counters: not a "
+			    "TWSHIM_STATS file", STATS_COUNTERS_MAX);
+		f->counters[f->ncounters].key = line;
+		f->counters[f->ncounters].value = v;
+		f->ncounters++;
 	}
-	fclose(f);
+	if (f->pid == -1 || f->program == NULL)
+		return file_error(f->path, 0, "no %s= line: not a TWSHIM_STATS file",
+		    f->pid == -1 ? "pid" : "program");
+	return 0;
+}
+
+static void *
+xrealloc(void *p, size_t n, size_t size)
+{
+	void *q = reallocarray(p, n, size);
+
+	if (q == NULL) {
+		fprintf(stderr, "twshim: out of memory\n");
+		exit(1);
+	}
+	return q;
+}
+
+static void
+grow_values(struct stats_program *p, size_t from, size_t to)
+{
+	p->values = xrealloc(p->values, to, sizeof p->values[0]);
+	memset(p->values + from, 0, (to - from) * sizeof p->values[0]);
+}
+
+/* The index of key in set->keys, added when new; hint: where it usually is. */
+static size_t
+key_index(struct stats_set *set, const char *key, size_t hint)
+{
+	size_t i;
+
+	if (hint < set->nkeys && strcmp(set->keys[hint], key) == 0)
+		return hint;
+	for (i = 0; i < set->nkeys; i++)
+		if (strcmp(set->keys[i], key) == 0)
+			return i;
+	if (set->nkeys == set->keys_size) {
+		size_t old = set->keys_size, size = old != 0 ? old * 2 : 64;
+
+		set->keys = xrealloc(set->keys, size, sizeof set->keys[0]);
+		for (size_t p = 0; p < set->nprograms; p++)
+			grow_values(&set->programs[p], old, size);
+		grow_values(&set->total, old, size);
+		set->keys_size = size;
+	}
+	if ((set->keys[i] = strdup(key)) == NULL) {
+		fprintf(stderr, "twshim: out of memory\n");
+		exit(1);
+	}
+	return set->nkeys++;
+}
+
+static struct stats_program *
+program_of(struct stats_set *set, const char *name)
+{
+	struct stats_program *p;
+
+	for (size_t i = 0; i < set->nprograms; i++)
+		if (strcmp(set->programs[i].name, name) == 0)
+			return &set->programs[i];
+	if (set->nprograms == set->programs_size) {
+		set->programs_size = set->programs_size != 0 ? set->programs_size * 2 : 8;
+		set->programs = xrealloc(set->programs, set->programs_size,
+		    sizeof set->programs[0]);
+	}
+	p = &set->programs[set->nprograms++];
+	memset(p, 0, sizeof *p);
+	if ((p->name = strdup(name)) == NULL) {
+		fprintf(stderr, "twshim: out of memory\n");
+		exit(1);
+	}
+	grow_values(p, 0, set->keys_size);
+	return p;
+}
+
+/* Add a parsed file to its program and the total, or to neither. */
+static int
+add_file(struct stats_set *set, const struct stats_file *f)
+{
+	struct stats_program *p;
+	size_t idx[STATS_COUNTERS_MAX];
+
+	for (size_t i = 0; i < f->ncounters; i++) {
+		idx[i] = key_index(set, f->counters[i].key, i);
+		if (set->total.values[idx[i]] > UINT64_MAX - f->counters[i].value)
+			return file_error(f->path, 0, "%s: the sum passes 2^64",
+			    f->counters[i].key);
+	}
+	p = program_of(set, f->program);
+	p->pid = p->processes == 0 ? f->pid : -1;
+	p->processes++;
+	set->total.processes++;
+	for (size_t i = 0; i < f->ncounters; i++) {
+		p->values[idx[i]] += f->counters[i].value;
+		set->total.values[idx[i]] += f->counters[i].value;
+	}
+	return 0;
+}
+
+static int
+read_stats_file(struct stats_set *set, const char *path)
+{
+	static struct counter counters[STATS_COUNTERS_MAX];
+	struct stats_file f = { .path = path, .counters = counters };
+	size_t len = 0;
+	int rc;
+
+	if (read_whole(path, &f.text, &len) < 0)
+		return -1;
+	rc = parse_file(&f, len);
+	if (rc == 0)
+		rc = add_file(set, &f);
+	free(f.text);
+	return rc;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct stats_program *)a)->name,
+	    ((const struct stats_program *)b)->name);
+}
+
+static void
+free_set(struct stats_set *set)
+{
+	for (size_t i = 0; i < set->nkeys; i++)
+		free(set->keys[i]);
+	for (size_t i = 0; i < set->nprograms; i++) {
+		free(set->programs[i].name);
+		free(set->programs[i].values);
+	}
+	free(set->keys);
+	free(set->programs);
+	free(set->total.values);
+}
+
+static int
+stats_usage(void)
+{
+	fprintf(stderr, "usage: twshim --stats [--format text|json|prometheus] FILE...\n");
+	return EXIT_USAGE;
+}
+
+int
+stats_main(int argc, char **argv)
+{
+	enum { TEXT, JSON, PROMETHEUS } format = TEXT;
+	struct stats_set set = { 0 };
+	const char *name;
+	int i, nfiles, bad = 0;
+
+	for (i = 0; i < argc && strncmp(argv[i], "--format", 8) == 0; i++) {
+		if (argv[i][8] == '=')
+			name = argv[i] + 9;
+		else if (argv[i][8] == '\0' && i + 1 < argc)
+			name = argv[++i];
+		else
+			return stats_usage();
+		if (strcmp(name, "text") == 0)
+			format = TEXT;
+		else if (strcmp(name, "json") == 0)
+			format = JSON;
+		else if (strcmp(name, "prometheus") == 0)
+			format = PROMETHEUS;
+		else {
+			fprintf(stderr, "twshim: unknown format '%s' (text, json or "
+			    "prometheus)\n", name);
+			return EXIT_USAGE;
+		}
+	}
+	if (i < argc && strcmp(argv[i], "--") == 0)
+		i++;
+	if (i >= argc)
+		return stats_usage();
+
+	set.total.name = "total";
+	nfiles = argc - i;
+	for (; i < argc; i++)
+		if (read_stats_file(&set, argv[i]) < 0)
+			bad++;
+	if (bad > 0) {
+		fprintf(stderr, "twshim: %d of %d file%s refused; no totals printed\n",
+		    bad, nfiles, nfiles == 1 ? "" : "s");
+		free_set(&set);
+		return 1;
+	}
+	qsort(set.programs, set.nprograms, sizeof set.programs[0], by_name);
+	if (format == JSON)
+		stats_print_json(&set, stdout);
+	else if (format == PROMETHEUS)
+		stats_print_prometheus(&set, stdout);
+	else
+		stats_print_text(&set, stdout);
+	free_set(&set);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "twshim: writing the totals: %s\n", strerror(errno));
+		return 1;
+	}
 	return 0;
 }

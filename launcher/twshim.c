@@ -12,8 +12,6 @@
 #include "launcher.h"
 #include "policy.h"
 
-#define EXIT_USAGE	125
-
 static void
 usage(FILE *out)
 {
@@ -22,7 +20,7 @@ usage(FILE *out)
 	    "       twshim --check POLICY | --check -e TEXT\n"
 	    "       twshim --explain POLICY|-e TEXT ROLE ADDR[:PORT] [PROGRAM]\n"
 	    "       twshim --sysctl\n"
-	    "       twshim --stats FILE\n"
+	    "       twshim --stats [--format text|json|prometheus] FILE...\n"
 	    "       twshim --version | --help\n"
 	    "\n"
 	    "Runs COMMAND with libtwshim.so preloaded, so that its TCP sockets are set up\n"
@@ -42,7 +40,9 @@ usage(FILE *out)
 	    "                PROGRAM selects 'program =' sections; sections left out\n"
 	    "                (another program, no port given) are listed as skipped\n"
 	    "  --sysctl      the TCP sysctls twshim replaces, and their per-socket forms\n"
-	    "  --stats FILE  print a TWSHIM_STATS file in readable form\n"
+	    "  --stats       sum TWSHIM_STATS files per program, with a grand total;\n"
+	    "                --format json or prometheus (node_exporter's textfile\n"
+	    "                collector) for monitoring\n"
 	    "\n"
 	    "Exit status: COMMAND's own; 125 for a twshim usage or policy error; 126 when\n"
 	    "COMMAND cannot run, 127 when it is not found.\n");
@@ -153,13 +153,8 @@ main(int argc, char **argv)
 		print_sysctl_table(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "--stats") == 0) {
-		if (argc != 3) {
-			fprintf(stderr, "usage: twshim --stats FILE\n");
-			return EXIT_USAGE;
-		}
-		return print_stats(argv[2], stdout) == 0 ? 0 : 1;
-	}
+	if (strcmp(argv[1], "--stats") == 0)
+		return stats_main(argc - 2, argv + 2);
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
