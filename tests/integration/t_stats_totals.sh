@@ -35,6 +35,7 @@ assert_has "$T/text" "total of 2 programs: 102 processes" "the grand total"
 sed -n '/^legacy_client:/,/^socat:/p' "$T/text" >"$T/client_block"
 assert_has "$T/client_block" "           100  sockets that became clients" "clients in text"
 assert_has "$T/client_block" "           100  closes with abort" "aborts in text"
+assert_lacks "$T/text" "closes with linger" "counters at zero left out of the text"
 
 "$TW" --stats --format json "$D"/twshim.* >"$T/json" || fail "--format json failed"
 "$TW" --stats --format=prometheus -- "$D"/twshim.* >"$T/prom" || fail "--format prometheus failed"
@@ -99,11 +100,16 @@ for program, counters in sums.items():
             m = metric("twshim_sockets_by_role_total", program, role=k[5:])
         elif k == "tracked_at_exit":
             m = metric("twshim_sockets_open_at_exit", program)
-        elif k.startswith(("peer_first_", "graceful_")):
-            continue
+        elif k.startswith("peer_first_"):
+            m = metric("twshim_peer_first_closes_total", program, outcome=k[11:])
+        elif k.startswith("graceful_"):
+            m = metric("twshim_graceful_closes_total", program, outcome=k[9:])
         else:
             m = metric("twshim_%s_total" % k, program)
         check("%s %s in prometheus" % (program, k), m, v)
+types = {f.name: f.type for f in families}
+check("gauges", [types["twshim_processes"], types["twshim_sockets_open_at_exit"]], ["gauge"] * 2)
+check("a counter", types["twshim_closes"], "counter")
 check("client role", metric("twshim_sockets_by_role_total", "legacy_client", role="client"), 100)
 print("json and prometheus agree with the files: %d programs, %d samples"
       % (len(procs), len(samples)))
