@@ -38,6 +38,22 @@ head -n 1 "$R/usr/share/doc/twshim/copyright" | grep -q copyright-format/1.0 ||
 	fail "copyright is not in the machine-readable format"
 grep -qaF "$ML" "$R/usr/bin/twshim" || fail "the launcher does not have $ML built in"
 
+# Installed and purged by dpkg into a scratch root with a database of its
+# own (the host's stays untouched): dpkg's list is the package's, and
+# nothing is left behind.
+A=$T/dpkg
+mkdir -p "$A/admin/updates" "$A/admin/info" "$A/root"
+touch "$A/admin/status" "$A/admin/available"
+in_scratch() { dpkg --admindir="$A/admin" --instdir="$A/root" --force-script-chrootless "$@"; }
+in_scratch --force-depends -i "$deb" >"$T/dpkg.log" 2>&1 || { cat "$T/dpkg.log"; fail "dpkg -i"; }
+in_scratch -L twshim | sort >"$T/listed"
+(cd "$R" && find . -mindepth 1 | sed 's/^\.//' | sort) >"$T/unpacked"
+diff "$T/unpacked" <(grep -v '^/\.$' "$T/listed") || fail "dpkg -L differs from the package"
+"$A/root/usr/bin/twshim" --version >/dev/null || fail "the installed launcher does not run"
+in_scratch --purge twshim >>"$T/dpkg.log" 2>&1 || { cat "$T/dpkg.log"; fail "dpkg --purge"; }
+assert_eq "$(find "$A/root" -mindepth 1 | wc -l)" 0 "nothing left after purge"
+assert_eq "$(ls "$A/admin/info" | grep -c twshim)" 0 "no maintainer files left after purge"
+
 # A mount namespace where $ML is a directory of links to the host's own
 # entries (bound elsewhere) and to the unpacked library.
 pkg_ns() {	# pkg_ns SCRIPT: run SCRIPT with the packaged library in place
