@@ -115,14 +115,15 @@ read_whole(const char *path, char **text, size_t *len)
 			return file_error(path, 0, "a symbolic link (name the file itself)");
 		return file_error(path, 0, "%s", strerror(e));
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
 		int e = errno;
 
 		close(fd);
-		if (!S_ISREG(st.st_mode))
-			return file_error(path, 0, "%s, not a TWSHIM_STATS file",
-			    file_kind(st.st_mode));
 		return file_error(path, 0, "%s", strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return file_error(path, 0, "%s, not a TWSHIM_STATS file", file_kind(st.st_mode));
 	}
 	if (st.st_size > STATS_FILE_MAX) {
 		close(fd);
@@ -134,15 +135,15 @@ read_whole(const char *path, char **text, size_t *len)
 		return file_error(path, 0, "%s", strerror(errno));
 	}
 	for (;;) {
+		if (n > STATS_FILE_MAX) {	/* it grew since fstat */
+			free(buf);
+			close(fd);
+			return file_error(path, 0, "more than %d bytes: too large for a "
+			    "TWSHIM_STATS file", STATS_FILE_MAX);
+		}
 		if (n + 1 >= size) {
 			char *bigger;
 
-			if (size > STATS_FILE_MAX) {
-				free(buf);
-				close(fd);
-				return file_error(path, 0, "more than %d bytes: too large for a "
-				    "TWSHIM_STATS file", STATS_FILE_MAX);
-			}
 			if ((bigger = realloc(buf, size * 2)) == NULL) {
 				free(buf);
 				close(fd);
