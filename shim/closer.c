@@ -119,6 +119,12 @@ close_with(int fd, const struct tw_desc *d, int saved)
 			tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
 		return plain_close(fd, saved);
 	}
+	if (c->kind == CLOSE_NORMAL) {
+		/* Nothing to do, so nothing to check. */
+		tw_count(close_normal);
+		tw_log(TW_LOG_INFO, "fd %d: close: normal", fd);
+		return plain_close(fd, saved);
+	}
 	if (d->flags & TW_D_SHARED) {
 		/* Another process may still use it: theirs to finish. */
 		tw_count(close_shared);
@@ -133,10 +139,6 @@ close_with(int fd, const struct tw_desc *d, int saved)
 	}
 
 	switch (c->kind) {
-	case CLOSE_NORMAL:
-		tw_count(close_normal);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal", fd);
-		break;
 	case CLOSE_ABORT:
 		/* Set now, never earlier: a shared socket must not carry it. */
 		tw_count(close_abort);
