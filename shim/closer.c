@@ -94,6 +94,7 @@ static int
 close_with(int fd, const struct tw_desc *d, int saved)
 {
 	const struct policy_close *c = d->close;
+	struct policy_close own_fin;
 	const char *why;
 
 	if (d->refs > 0) {
@@ -106,6 +107,12 @@ close_with(int fd, const struct tw_desc *d, int saved)
 		tw_count(close_own_linger);
 		tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
 		return plain_close(fd, saved);
+	}
+	if (c->kind == CLOSE_PEER_FIRST && own_linger(d, c->fallback, &why)) {
+		/* Wait for the peer as asked, but keep the socket's TCP_LINGER2 after. */
+		own_fin = *c;
+		own_fin.fallback = CLOSE_NORMAL;
+		c = &own_fin;
 	}
 	if (tw_is_fin_then_reset(c->kind)) {
 		/*

@@ -109,7 +109,8 @@ tw_fin_then_reset(int fd, bool always, const char **why)
 		tw_count(close_peer_closed);
 		return false;
 	default:
-		*why = "not connected";
+		/* Not connected, or already ended (a FIN_WAIT2 that got its FIN). */
+		*why = "the connection had already ended";
 		tw_count(close_peer_closed);
 		return false;
 	}

@@ -141,6 +141,9 @@ run answered 7208 '[client *];close = peer-first 100ms then fin-then-reset' \
 assert_eq "$(field eof "$T/answered-7208")" 20 "fallback: every byte and EOF"
 assert_le "$(field TIME_WAIT "$T/answered-7208")" 1 "fallback: no TIME_WAIT here"
 assert_has "$T/log" "fell back to fin-then-reset" "the fallback is logged"
+run linger2 7213 '[client *];close = peer-first 50ms then fin-then-reset'
+assert_eq "$(field eof "$T/linger2-7213")" 20 "fallback, own TCP_LINGER2: EOF"
+assert_eq "$(field TIME_WAIT "$T/linger2-7213")" 20 "fallback, own TCP_LINGER2 kept: a plain close"
 
 # 6. What happened, said: one info line per close, and a counter.
 run answered 7209 '[client *];close = fin-then-reset' TWSHIM_LOG=info \
