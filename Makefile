@@ -178,6 +178,8 @@ DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	valgrind iproute2 socat netcat-openbsd curl python3 strace libcap2-bin \
 	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2 \
 	debhelper dpkg-dev fakeroot lintian python3-prometheus-client
+# The example policies' test runs them under real servers and clients.
+DEBS += nginx redis-server redis-tools
 
 deps:
 	@sh tests/deps.sh $(DEBS)
