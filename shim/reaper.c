@@ -691,10 +691,12 @@ tw_reaper_init(bool waiting)
 	 * Made now, when the program is most likely single-threaded, so that
 	 * neither they nor sizing the table make any close() wait.
 	 */
+	if (!waiting)
+		return;
 	tw_own_lock();
 	lock();
 	follow_limit();
-	if (waiting && pending_cap > 0 && make_descriptors())
+	if (pending_cap > 0 && make_descriptors())
 		size_table(table_wanted);
 	unlock();
 	tw_own_unlock();
@@ -707,7 +709,7 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	struct pending *p, *stale;
 	struct linger l;
 	socklen_t len = sizeof l;
-	int dupfd, flags;
+	int dupfd;
 	uint64_t cookie;
 
 	/*
@@ -761,9 +763,7 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	/* The program's number is free from here on. */
 	REAL(close)(fd);
 
-	flags = REAL(fcntl)(dupfd, F_GETFL);
-	if (flags >= 0)
-		(void)REAL(fcntl)(dupfd, F_SETFL, flags | O_NONBLOCK);
+	/* Every read of ours is MSG_DONTWAIT: the file's flags stay as they were. */
 	if (c->kind == CLOSE_GRACEFUL && !shut_wr_done)
 		(void)shutdown(dupfd, SHUT_WR);
 
