@@ -6,6 +6,7 @@
  *	ownfds fill PORT	close one socket, then dup2() onto every number
  *	ownfds race PORT N	dup2() onto a high number while another thread closes sockets
  *	ownfds fork PORT	close one socket, then _Fork(); the child lives on
+ *	ownfds rawepoll PORT	a socket in epoll through the raw system call, then close()
  *
  * PORT is a local server that answers each line with "ok\n" and never
  * closes first.  Run under `ulimit -n 64` (stale, fill) or higher (race).
@@ -17,6 +18,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -196,6 +198,28 @@ forked(void)
 	return 0;
 }
 
+/*
+ * epoll_ctl through syscall(2), which no library sees, for writability
+ * (always there, and nothing consumes it); then close() and a pipe on the
+ * same number: does epoll_wait still report the number?
+ */
+static int
+rawepoll(void)
+{
+	struct epoll_event ev = { .events = EPOLLOUT }, out;
+	int ep = epoll_create1(EPOLL_CLOEXEC), s = dial(), p[2];
+
+	ev.data.fd = s;
+	if (syscall(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, s, &ev) < 0)
+		die("ownfds: epoll_ctl: %s", strerror(errno));
+	close(s);
+	if (pipe(p) < 0)
+		die("ownfds: pipe: %s", strerror(errno));
+	printf("pipe_on_same_number: %d\n", p[0] == s);
+	printf("reported: %d\n", epoll_wait(ep, &out, 1, 100));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -211,5 +235,7 @@ main(int argc, char **argv)
 		return race(argc > 3 ? atol(argv[3]) : 2000);
 	if (strcmp(argv[1], "fork") == 0)
 		return forked();
+	if (strcmp(argv[1], "rawepoll") == 0)
+		return rawepoll();
 	die("ownfds: unknown %s", argv[1]);
 }

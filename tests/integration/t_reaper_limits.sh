@@ -8,7 +8,8 @@
 #    completed behind its back;
 #  - the share follows RLIMIT_NOFILE as the program changes it, and holds
 #    at a low limit: the library's descriptors take at most half the
-#    numbers above its floor (64: floor 48, so at most 8).
+#    numbers above its floor (64: floor 48, so at most 8);
+#  - the descriptor table is sized for them at start-up, once.
 . tests/integration/lib.sh
 
 # 1. A server that sets SO_LINGER on its listener, under [accepted *] peer-first.
@@ -108,3 +109,16 @@ cat "$T/room.bare" "$T/room.shim"
 bare=$(value room "$T/room.bare")
 assert_ge "$bare" 20 "bare, the program has room"
 assert_ge "$(value room "$T/room.shim")" $((bare - 8)) "the library took at most half of the 16 numbers above its floor"
+
+# 6. The table, at a limit of 20000 or the hard limit if lower (floor 1024,
+#    up to (limit - 1024) / 2 - 3 pending): sized at start-up to cover them
+#    all (FDSize in /proc counts its slots).
+lim=$(ulimit -Hn)
+if [ "$lim" = unlimited ] || [ "$lim" -gt 20000 ]; then lim=20000; fi
+fdsize='print([l.split()[1] for l in open("/proc/self/status") if l.startswith("FDSize")][0])'
+sh -c 'ulimit -Sn "$1" && exec python3 -c "$0"' "$fdsize" "$lim" >"$T/fdsize.bare" 2>&1
+with_shim '[client *];close = peer-first 5s' sh -c 'ulimit -Sn "$1" && exec python3 -c "$0"' \
+    "$fdsize" "$lim" >"$T/fdsize.shim" 2>&1
+cat "$T/fdsize.bare" "$T/fdsize.shim"
+assert_le "$(cat "$T/fdsize.bare")" 1024 "bare, a small table"
+assert_ge "$(cat "$T/fdsize.shim")" $(( (lim + 1024) / 2 )) "shimmed, one that covers every pending close"
