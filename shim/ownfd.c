@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "closer.h"
@@ -18,9 +19,14 @@ int tw_own_lowest = INT_MAX;
 static int floor_fd;
 static pthread_mutex_t own_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
+/*
+ * tw_busy is up while the lock is held: a signal handler that forks or
+ * closes meanwhile then passes through instead of taking it again.
+ */
 void
 tw_own_lock(void)
 {
+	tw_busy++;
 	pthread_mutex_lock(&own_lock);
 }
 
@@ -28,6 +34,7 @@ void
 tw_own_unlock(void)
 {
 	pthread_mutex_unlock(&own_lock);
+	tw_busy--;
 }
 
 void
@@ -42,15 +49,18 @@ tw_own_postfork_parent(void)
 	tw_own_unlock();
 }
 
+/*
+ * In a child the lock starts afresh, whoever held it in the parent: a
+ * thread that does not exist here, or this one (its owner's thread id was
+ * the parent's, so its own unlock, if it comes, fails harmlessly).  A plain
+ * store: this also runs where no fork handler did (tw_reaper_drop_inherited).
+ */
 void
 tw_own_postfork_child(void)
 {
-	pthread_mutexattr_t attr;
+	static const pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&own_lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	memcpy(&own_lock, &fresh, sizeof own_lock);
 }
 
 void
@@ -123,13 +133,13 @@ tw_own_dup2_begin(int newfd)
 {
 	int saved = errno;
 
+	if (fdt_maybe(newfd) && !fdt_is_internal(newfd))
+		tw_untrack(newfd);
 	tw_own_lock();
 	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
 		tw_log_evict(newfd);
 	else if (fdt_is_internal(newfd))
 		tw_reaper_evict(newfd);
-	else if (fdt_maybe(newfd))
-		tw_untrack(newfd);
 	/*
 	 * A number the program holds is never handed to us: no need to keep
 	 * the lock across a dup2() that may close a lingering socket there.

@@ -42,6 +42,7 @@
 #define PENDING_MAX	16384
 #define OWN_FDS		3	/* the epoll instance and the two ends of the wake-up pair */
 #define IDLE_MS		200	/* the thread exits after this long with nothing pending */
+#define CHECK_MS	1000	/* the longest the thread sleeps without looking */
 #define WAKE_TAG	UINT64_MAX
 
 struct pending {
@@ -459,9 +460,10 @@ wake(void)
 {
 	static const char one = 1;
 
-	if (tw_same_socket(own.tx, own.tx_cookie))
-		(void)send(own.tx, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-	else
+	/* A full pipe already holds a wake-up; anything else means it is broken. */
+	if (!tw_same_socket(own.tx, own.tx_cookie) ||
+	    (send(own.tx, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    errno != EAGAIN && errno != EWOULDBLOCK))
 		need_repair = true;
 }
 
@@ -542,6 +544,9 @@ wait_once(unsigned epoch, int64_t *idle_since)
 		*idle_since = -1;
 		armed_ms = heap[0]->deadline_ms;
 		timeout = armed_ms <= now ? 0 : (int)(armed_ms - now);
+		/* Look up at least this often: a lost instance would report nothing. */
+		if (timeout > CHECK_MS)
+			timeout = CHECK_MS;
 	} else {
 		/* Nothing to do: go after a while; the next waiting close starts another. */
 		if (*idle_since < 0)
@@ -732,8 +737,10 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	/* Never in the low numbers the program uses (see tw_own_descriptor). */
 	if ((dupfd = tw_own_descriptor(fd, false)) < 0)
 		goto refuse;
-	if ((stale = holding(dupfd)) != NULL)
+	if ((stale = holding(dupfd)) != NULL) {
 		let_go(stale, NULL);	/* its number was closed behind our back */
+		fdt_set_internal(dupfd, true);
+	}
 	if (dupfd == own.ep || dupfd == own.rx || dupfd == own.tx)
 		need_repair = true;	/* likewise: the thread repairs */
 
@@ -869,7 +876,9 @@ tw_reaper_claims(int fd)
 		return true;
 	lock();
 	if (fd == own.rx || fd == own.tx || fd == own.ep) {
-		ours = descriptors_ok();
+		ours = fd == own.tx ? tw_same_socket(fd, own.tx_cookie) :
+		    tw_same_socket(own.rx, own.rx_cookie) &&
+		    (fd == own.rx || watch_wake(EPOLL_CTL_MOD));
 		if (!ours)
 			need_repair = true;
 	} else if ((p = holding(fd)) != NULL) {
@@ -907,15 +916,16 @@ tw_reaper_postfork_parent(void)
 void
 tw_reaper_drop_inherited(void)
 {
-	int lo = __atomic_load_n(&tw_own_lowest, __ATOMIC_RELAXED);
+	unsigned n = __atomic_load_n(&pending_count, __ATOMIC_RELAXED);
 
-	for (int fd = lo; fd < TW_FLAG_SLOTS && slots != NULL; fd++) {
-		unsigned i = slot_of[fd];
+	tw_own_postfork_child();
 
-		if (i == 0 || i > PENDING_MAX || slots[i - 1].fd != fd ||
-		    !tw_same_socket(fd, slots[i - 1].cookie))
-			continue;
-		(void)REAL(close)(fd);
+	/* The heap may be mid-update (no lock): the cookie decides. */
+	for (unsigned i = 0; heap != NULL && i < n && i < PENDING_MAX; i++) {
+		struct pending *p = heap[i];
+
+		if (p != NULL && p->fd >= 0 && still_ours(p))
+			(void)REAL(close)(p->fd);
 	}
 	if (own.ep >= 0 && tw_same_socket(own.rx, own.rx_cookie) && watch_wake(EPOLL_CTL_MOD))
 		(void)REAL(close)(own.ep);
@@ -932,7 +942,6 @@ tw_reaper_drop_inherited(void)
 void
 tw_reaper_postfork_child(void)
 {
-	tw_own_postfork_child();
 	tw_reaper_drop_inherited();
 	while (pending_count > 0) {
 		struct pending *p = heap[--pending_count];
@@ -954,5 +963,5 @@ tw_reaper_postfork_child(void)
 	pthread_mutex_init(&reaper_lock, NULL);
 	/* prefork's lock() left cancellation off in this thread: as it was. */
 	pthread_setcancelstate(cancel_state, NULL);
-	tw_busy--;
+	tw_busy -= 2;	/* prefork's lock() and tw_own_prefork() */
 }
