@@ -21,6 +21,7 @@
 
 #include "closer.h"
 #include "mem.h"
+#include "ownfd.h"
 #include "fdtable.h"
 #include "real.h"
 #include "reaper.h"
@@ -201,10 +202,12 @@ tw_close(int fd)
 	int saved = errno;
 	bool tracked;
 
-	if (fdt_is_internal(fd)) {
+	if (fdt_is_internal(fd) && tw_own_claims(fd)) {
 		/*
 		 * A close-everything loop reached a descriptor of ours.  Report
-		 * success, as if it were closed; the number stays ours.
+		 * success, as if it were closed; the number stays ours.  One no
+		 * longer ours (closed behind our back, the number reused) is
+		 * closed for real.
 		 */
 		return 0;
 	}

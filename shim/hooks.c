@@ -17,6 +17,7 @@
 #include "apply.h"
 #include "closer.h"
 #include "fdtable.h"
+#include "ownfd.h"
 #include "real.h"
 #include "reaper.h"
 #include "shim.h"
@@ -199,33 +200,47 @@ dup(int fd)
 /*
  * dup2/dup3 close newfd implicitly.  Its entry goes first (it is still
  * open, so no other thread can be handed that number meanwhile); a
- * descriptor of our own there is moved out of the way.
+ * descriptor of our own there is moved out of the way.  Where ours may
+ * land, our own placements wait until the call is made (tw_own_dup2_begin):
+ * true when the caller must end that with tw_own_dup2_end().
  */
-static void
+static bool
 before_replace(int oldfd, int newfd)
 {
-	if (oldfd == newfd || !fdt_maybe(newfd) || tw_foreign_process() || fdt_frozen())
-		return;
+	if (oldfd == newfd || (!fdt_maybe(newfd) && !tw_own_range(newfd)) ||
+	    tw_foreign_process() || fdt_frozen())
+		return false;
+	if (tw_own_range(newfd))
+		return tw_own_dup2_begin(newfd);
 	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
 		tw_log_evict(newfd);
 	else if (fdt_is_internal(newfd))
 		tw_reaper_evict(newfd);
 	else
 		tw_untrack(newfd);
+	return false;
 }
 
 TW_EXPORT int
 dup2(int oldfd, int newfd)
 {
-	before_replace(oldfd, newfd);
-	return after_dup(oldfd, REAL(dup2)(oldfd, newfd), 0);
+	bool held = before_replace(oldfd, newfd);
+	int rc = REAL(dup2)(oldfd, newfd);
+
+	if (held)
+		tw_own_dup2_end();
+	return after_dup(oldfd, rc, 0);
 }
 
 TW_EXPORT int
 dup3(int oldfd, int newfd, int flags)
 {
-	before_replace(oldfd, newfd);
-	return after_dup(oldfd, REAL(dup3)(oldfd, newfd, flags), flags & O_CLOEXEC);
+	bool held = before_replace(oldfd, newfd);
+	int rc = REAL(dup3)(oldfd, newfd, flags);
+
+	if (held)
+		tw_own_dup2_end();
+	return after_dup(oldfd, rc, flags & O_CLOEXEC);
 }
 
 static int
@@ -315,7 +330,7 @@ shim_close_range(unsigned lo, unsigned hi, int flags)
 	}
 	/* Split around our own descriptors (they are few and below TW_FLAG_SLOTS). */
 	for (unsigned fd = lo; fd <= hi && fd < TW_FLAG_SLOTS; fd++) {
-		if (!fdt_is_internal((int)fd))
+		if (!fdt_is_internal((int)fd) || !tw_own_claims((int)fd))
 			continue;
 		if (fd > start && close_span(start, fd - 1, flags) < 0)
 			return -1;
@@ -547,4 +562,56 @@ execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	before_exec();
 	return REAL(execvpe)(file, argv, envp);
+}
+
+/* ---- leaving without exit() ---- */
+
+/*
+ * _exit() skips the destructors: pending closes get their fallback here,
+ * as at exit.  Not in a child that does not own the table (vfork), nor
+ * from a signal handler that interrupted the shim.
+ */
+static void
+before_exit(void)
+{
+	if (tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !tw_foreign_process() &&
+	    !fdt_frozen())
+		tw_reaper_flush();
+}
+
+TW_EXPORT void
+_exit(int status)
+{
+	before_exit();
+	REAL(_exit)(status);
+	__builtin_unreachable();
+}
+
+TW_EXPORT void
+_Exit(int status)
+{
+	before_exit();
+	REAL(_Exit)(status);
+	__builtin_unreachable();
+}
+
+/* No fork handler runs for _Fork(): the child lets go of the reaper's descriptors here. */
+TW_EXPORT pid_t
+_Fork(void)
+{
+	real__Fork_fn real = REAL(_Fork);
+	pid_t pid;
+
+	if (real == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	pid = real();
+	if (pid == 0) {
+		int saved = errno;
+
+		tw_reaper_drop_inherited();
+		errno = saved;
+	}
+	return pid;
 }

@@ -84,6 +84,7 @@ postfork_child(void)
 	if (fork_skipped) {
 		fdt_freeze();
 		__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
+		tw_reaper_drop_inherited();
 		return;
 	}
 	tw_mem_postfork_child();

@@ -1,16 +1,78 @@
 /*
- * ownfd.c - descriptors of the shim's own (its log file, the reaper's).
+ * ownfd.c - descriptors of the shim's own (see ownfd.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "fdtable.h"
+#include "ownfd.h"
 #include "real.h"
+#include "reaper.h"
 #include "shim.h"
 
+int tw_own_lowest = INT_MAX;
+static int floor_fd;
+static pthread_mutex_t own_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
 /*
- * A close-on-exec duplicate of fd at tw_fd_floor() or above, and below
+ * tw_busy is up while the lock is held: a signal handler that forks or
+ * closes meanwhile then passes through instead of taking it again.
+ */
+void
+tw_own_lock(void)
+{
+	tw_busy++;
+	pthread_mutex_lock(&own_lock);
+}
+
+void
+tw_own_unlock(void)
+{
+	pthread_mutex_unlock(&own_lock);
+	tw_busy--;
+}
+
+void
+tw_own_prefork(void)
+{
+	tw_own_lock();
+}
+
+void
+tw_own_postfork_parent(void)
+{
+	tw_own_unlock();
+}
+
+/*
+ * In a child the lock starts afresh, whoever held it in the parent: a
+ * thread that does not exist here, or this one (its owner's thread id was
+ * the parent's, so its own unlock, if it comes, fails harmlessly).  A plain
+ * store: this also runs where no fork handler did (tw_reaper_drop_inherited).
+ */
+void
+tw_own_postfork_child(void)
+{
+	static const pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+	memcpy(&own_lock, &fresh, sizeof own_lock);
+}
+
+void
+tw_own_set_floor(int floor)
+{
+	__atomic_store_n(&floor_fd, floor, __ATOMIC_RELAXED);
+	if (floor < __atomic_load_n(&tw_own_lowest, __ATOMIC_RELAXED))
+		__atomic_store_n(&tw_own_lowest, floor, __ATOMIC_RELAXED);
+}
+
+/*
+ * A close-on-exec duplicate of fd at the floor or above, and below
  * TW_FLAG_SLOTS, where the flag array marks it ours: a program's
  * close-everything loop is then told it closed, and a dup2() onto it moves
  * it first.  With close_old, fd itself is closed on success.  Returns the
@@ -19,23 +81,80 @@
 int
 tw_own_descriptor(int fd, bool close_old)
 {
-	static int floor_fd;
-	int saved = errno, high, at = __atomic_load_n(&floor_fd, __ATOMIC_RELAXED);
+	int saved = errno, high, at;
 
-	if (at == 0) {
-		at = tw_fd_floor();
-		__atomic_store_n(&floor_fd, at, __ATOMIC_RELAXED);
-	}
+	if (__atomic_load_n(&floor_fd, __ATOMIC_RELAXED) == 0)
+		tw_own_set_floor(tw_fd_floor());
+	at = __atomic_load_n(&floor_fd, __ATOMIC_RELAXED);
+	tw_own_lock();
 	high = fd >= 0 ? REAL(fcntl)(fd, F_DUPFD_CLOEXEC, at) : -1;
 	if (high >= TW_FLAG_SLOTS) {
 		REAL(close)(high);
 		high = -1;
 	}
-	if (high >= 0) {
+	if (high >= 0)
 		fdt_set_internal(high, true);
-		if (close_old)
-			REAL(close)(fd);
-	}
+	tw_own_unlock();
+	if (high >= 0 && close_old)
+		REAL(close)(fd);
 	errno = saved;
 	return high;
+}
+
+void
+tw_own_forget(int fd)
+{
+	unsigned char was = TW_FD_INTERNAL;
+
+	/* A compare-and-swap: a number the program's socket took since keeps its flag. */
+	if ((unsigned)fd < TW_FLAG_SLOTS &&
+	    __atomic_compare_exchange_n(&tw_fdflag[fd], &was, TW_FD_NONE, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		__atomic_sub_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&tw_fd_internal, 1, __ATOMIC_RELAXED);
+	}
+}
+
+bool
+tw_own_claims(int fd)
+{
+	if (tw_foreign_process() || fdt_frozen())
+		return false;
+	if (fd == tw_log_fd())
+		return true;
+	if (tw_reaper_claims(fd))
+		return true;
+	tw_own_forget(fd);
+	return false;
+}
+
+bool
+tw_own_dup2_begin(int newfd)
+{
+	int saved = errno;
+
+	if (fdt_maybe(newfd) && !fdt_is_internal(newfd))
+		tw_untrack(newfd);
+	tw_own_lock();
+	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
+		tw_log_evict(newfd);
+	else if (fdt_is_internal(newfd))
+		tw_reaper_evict(newfd);
+	/*
+	 * A number the program holds is never handed to us: no need to keep
+	 * the lock across a dup2() that may close a lingering socket there.
+	 */
+	if (REAL(fcntl)(newfd, F_GETFD) >= 0 && !fdt_is_internal(newfd)) {
+		tw_own_unlock();
+		errno = saved;
+		return false;
+	}
+	errno = saved;
+	return true;
+}
+
+void
+tw_own_dup2_end(void)
+{
+	tw_own_unlock();
 }

@@ -4,7 +4,8 @@
  *
  * The program's descriptor is closed at once and its number is free; the
  * reaper keeps a private close-on-exec duplicate of the socket and an
- * epoll thread finishes the job on it.
+ * epoll thread, running only while there is something to wait for,
+ * finishes the job on it.
  */
 #ifndef TWSHIM_REAPER_H
 #define TWSHIM_REAPER_H
@@ -30,8 +31,24 @@ int tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done);
 /* At exit: apply each pending socket's fallback now. */
 void tw_reaper_flush(void);
 
-/* dup2() onto one of our descriptors: move ours out of the way first. */
+/*
+ * dup2() onto one of our descriptors: move ours out of the way first (the
+ * caller holds tw_own_lock()).
+ */
 void tw_reaper_evict(int fd);
+
+/*
+ * Whether fd, flagged internal, is still one of the reaper's descriptors;
+ * one that is not is forgotten.
+ */
+bool tw_reaper_claims(int fd);
+
+/*
+ * In a child where no fork handler ran (_Fork(), fork() from a signal
+ * handler): close the copies of the reaper's descriptors.  Lock-free and
+ * async-signal-safe.
+ */
+void tw_reaper_drop_inherited(void);
 
 void tw_reaper_prefork(void);
 void tw_reaper_postfork_parent(void);

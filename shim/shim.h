@@ -60,6 +60,8 @@ bool tw_foreign_process(void);
 
 /* The lowest number the shim gives its own descriptors. */
 int tw_fd_floor(void);
+/* ... under an RLIMIT_NOFILE of `limit`. */
+int tw_fd_floor_of(unsigned long limit);
 
 /* A marked, close-on-exec duplicate of fd at that floor or above (ownfd.c). */
 int tw_own_descriptor(int fd, bool close_old);

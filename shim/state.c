@@ -42,12 +42,17 @@ tw_foreign_process(void)
  * for them.
  */
 int
+tw_fd_floor_of(unsigned long limit)
+{
+	if (limit != (unsigned long)RLIM_INFINITY && limit < 1024 + 1024 / 3)
+		return (int)(limit - limit / 4);
+	return 1024;
+}
+
+int
 tw_fd_floor(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < 1024 + 1024 / 3)
-		return (int)(rl.rlim_cur - rl.rlim_cur / 4);
-	return 1024;
+	return tw_fd_floor_of(getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : RLIM_INFINITY);
 }
