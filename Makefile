@@ -173,7 +173,7 @@ bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/t
 # Debian packages the build, the tests, the demo and the benchmarks use.
 DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	valgrind iproute2 socat netcat-openbsd curl python3 strace libcap2-bin \
-	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2 redis-server
+	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2 redis-server nginx
 
 deps:
 	@sh tests/deps.sh $(DEBS)

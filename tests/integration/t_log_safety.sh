@@ -79,3 +79,15 @@ TWSHIM_LOG_FILE="$T/fifo" TWSHIM_LOG=info timeout 10 \
 timeout 5 head -n 1 <&7 >"$T/fifo.out"
 exec 7<&-
 assert_has "$T/fifo.out" "policy <inline> loaded" "a FIFO with a reader gets the lines"
+
+# A terminal is a log too (a pseudo-terminal here, read on its master side).
+python3 -c '
+import os, pty, subprocess, sys
+m, s = pty.openpty()
+env = dict(os.environ, TWSHIM_LOG_FILE=os.ttyname(s), TWSHIM_LOG="info",
+    TWSHIM_POLICY_TEXT="[client *];close = abort", LD_PRELOAD=sys.argv[1])
+subprocess.run(["true"], env=env, timeout=10)
+print(os.read(m, 4096).decode(errors="replace"))
+' "${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" >"$T/tty.out" 2>&1 </dev/null
+cat "$T/tty.out"
+assert_has "$T/tty.out" "twshim: true[" "a terminal gets the lines"
