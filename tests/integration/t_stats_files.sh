@@ -93,14 +93,17 @@ for i in $(seq 1 100); do
 done
 kill -USR2 $p
 for i in $(seq 1 100); do [ -s "$T/live" ] && break; sleep 0.05; done
-before=$(stat -c %i "$T/live")
+exec 8<"$T/live"	# the file as it is now, held open
 partial=0
 for i in $(seq 1 200); do
 	kill -USR2 $p
 	grep -q "^tracked_at_exit=" "$T/live" || partial=$((partial + 1))
 done
-after=$(stat -c %i "$T/live")
+links=$(stat -L -c %h /dev/fd/8)
+held=$(grep -c "^tracked_at_exit=" <&8)
+exec 8<&-
 wait $p
 assert_eq "$partial" 0 "no read saw a partial file"
-[ "$before" != "$after" ] || fail "the file was rewritten in place (inode $before)"
+assert_eq "$links" 0 "the file held open was replaced, not rewritten in place"
+assert_eq "$held" 1 "and is still whole"
 assert_eq "$(ls -A "$T" | grep -c '\.tmp\.')" 0 "no temporary file left"
