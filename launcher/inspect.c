@@ -86,7 +86,7 @@ inside(uint64_t off, uint64_t len, size_t size)
 
 /* A note named "Go" of type 4: the build ID the Go linker writes. */
 static bool
-has_go_note(const unsigned char *m, size_t size, uint64_t off, uint64_t len)
+has_go_note(const unsigned char *m, uint64_t off, uint64_t len)
 {
 	uint64_t at = 0;
 
@@ -100,7 +100,6 @@ has_go_note(const unsigned char *m, size_t size, uint64_t off, uint64_t len)
 			return true;
 		at = desc + (((uint64_t)nh->n_descsz + 3) & ~3ull);
 	}
-	(void)size;
 	return false;
 }
 
@@ -164,7 +163,7 @@ elf_problem(const unsigned char *m, size_t size, char *why, size_t whysize)
 		if (ph->p_type == PT_INTERP)
 			interp = true;
 		else if (ph->p_type == PT_NOTE && inside(ph->p_offset, ph->p_filesz, size))
-			go |= has_go_note(m, size, ph->p_offset, ph->p_filesz);
+			go |= has_go_note(m, ph->p_offset, ph->p_filesz);
 	}
 	if (!interp)
 		return "is statically linked: LD_PRELOAD cannot reach it";

@@ -80,6 +80,16 @@ with_shim "$P" env TWSHIM_STATS="$T/shared" sh -c "$one_client >/dev/null; ls >/
 assert_eq "$(stat_of program "$T/shared")" sockops "the file is the client's"
 assert_eq "$(stat_of role_client "$T/shared")" 1 "with its counters"
 
+# exec runs no exit code: the program a process becomes writes the file.
+with_shim "$P" env TWSHIM_STATS="$T/x.%p" python3 -c '
+import os, socket
+socket.create_connection(("127.0.0.1", 7085)).close()
+os.execv("/bin/true", ["true"])'
+f=$(grep -l "^program=true$" "$T"/x.*)
+assert_eq "$(echo "$f" | wc -w)" 1 "a file written by the program exec made"
+assert_eq "$(stat_of role_client "$f")" 0 "which counts from zero"
+assert_eq "$(cat "$T"/x.* | grep -c "^role_client=[1-9]")" 0 "the connection before exec is in no file"
+
 # Each write is a new file renamed into place: a reader holds the old one
 # whole or the new one whole, never one being written.
 env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" TWSHIM_POLICY_TEXT="$P" \
