@@ -16,14 +16,15 @@ sys_open(const char *path, int flags, mode_t mode)
 	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
 }
 
-void
+int
 safe_close(int fd)
 {
-	int saved = errno;
+	int saved = errno, err = 0;
 
-	if (fd >= 0)
-		(void)syscall(SYS_close, fd);
+	if (fd >= 0 && syscall(SYS_close, fd) < 0 && errno != EINTR)
+		err = errno;
 	errno = saved;
+	return err;
 }
 
 int

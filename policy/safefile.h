@@ -48,8 +48,12 @@ int safe_check_replaceable(const char *path);
  */
 int safe_create_new(const char *path);
 
-/* close(2), unlink(2), rename(2), link(2) without the library's hooks. */
-void safe_close(int fd);
+/*
+ * close(2), unlink(2), rename(2), link(2) without the library's hooks.
+ * safe_close() keeps errno and returns the error of a failed close (a
+ * write the file system could not keep shows there), or 0.
+ */
+int safe_close(int fd);
 int safe_unlink(const char *path);
 int safe_rename(const char *from, const char *to);
 int safe_link(const char *from, const char *to);

@@ -130,7 +130,7 @@ tw_stats_write(const char *path_template, bool from_signal)
 	struct out o = { buf, 0, sizeof buf, false };
 	bool shared = strstr(path_template, "%p") == NULL;
 	ssize_t wrote;
-	int fd, saved = errno, err;
+	int fd, saved = errno, err, closed;
 
 	if (!expand_pid(path_template, &po) || !temp_name(path, &to)) {
 		report(from_signal, path_template, "the path is too long", 0);
@@ -167,7 +167,9 @@ tw_stats_write(const char *path_template, bool from_signal)
 		wrote = write(fd, buf, o.n);
 	while (wrote < 0 && errno == EINTR);
 	err = wrote < 0 ? errno : (size_t)wrote != o.n ? ENOSPC : 0;
-	safe_close(fd);
+	closed = safe_close(fd);
+	if (err == 0)
+		err = closed;
 	/*
 	 * The whole file or none: a reader sees the old one or the new one.
 	 * A file shared by a tree of processes (no %p) is not replaced by
