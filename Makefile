@@ -32,7 +32,7 @@ B = build
 POLICY_SRC = $(sort $(wildcard policy/*.c))
 SHIM_SRC = $(sort $(wildcard shim/*.c))
 # The parts of the shim that need no hooks around them, for unit tests.
-CORE_SRC = shim/fdtable.c shim/mem.c shim/state.c
+CORE_SRC = shim/fdtable.c shim/logline.c shim/mem.c shim/state.c
 LAUNCHER_SRC = $(sort $(wildcard launcher/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/*.c))
 HELPER_SRC = $(sort $(wildcard tests/helpers/*.c))

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "launcher.h"
@@ -45,61 +46,103 @@ find_library(char *out, size_t size)
 	return -1;
 }
 
-/* Whether a list of libraries (':' or ' ' between them) names libtwshim.so. */
+/* Whether an entry of LD_PRELOAD is some libtwshim.so, by its name. */
 static bool
-lists_twshim(const char *list)
+names_twshim(const char *entry, size_t len)
 {
 	static const char name[] = "libtwshim.so";
 	const size_t nlen = sizeof name - 1;
 
-	while (*list != '\0') {
-		size_t len = strcspn(list, ": ");
+	return len >= nlen && memcmp(entry + len - nlen, name, nlen) == 0 &&
+	    (len == nlen || entry[len - nlen - 1] == '/');
+}
 
-		if (len >= nlen && memcmp(list + len - nlen, name, nlen) == 0 &&
-		    (len == nlen || list[len - nlen - 1] == '/'))
-			return true;
-		list += len;
-		list += strspn(list, ": ");
-	}
-	return false;
+/* Whether path is the very file lib is. */
+static bool
+same_file(const char *path, const char *lib)
+{
+	struct stat a, b;
+
+	return stat(path, &a) == 0 && stat(lib, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino;
 }
 
 /*
  * Put the library first in LD_PRELOAD, keeping what was there; only a
- * sanitizer runtime, which must be first of all, stays ahead of it.
+ * sanitizer runtime, which must be first of all, stays ahead of it.  An
+ * entry that already names a libtwshim.so is kept when it is this very
+ * library (loading it twice would recurse); one that is missing or is
+ * another build is taken out, and the user told, so the program does not
+ * run with a stale library or none.
  */
 static int
-set_preload(const char *lib)
+set_preload(const char *lib, bool quiet)
 {
-	const char *old = getenv("LD_PRELOAD");
-	char *value;
+	const char *old = getenv("LD_PRELOAD"), *at;
+	char *kept, *value;
+	size_t n = 0;
+	bool present = false;
 	int rc;
 
-	if (old == NULL || *old == '\0') {
-		rc = setenv("LD_PRELOAD", lib, 1);
-	} else if (lists_twshim(old)) {
-		rc = 0;		/* already there: loading it twice would recurse */
-	} else {
-		size_t first = strcspn(old, ": ");
-		if (strstr(old, "libasan") != NULL && strstr(old, "libasan") < old + first) {
-			if (asprintf(&value, "%.*s:%s%s", (int)first, old, lib, old + first) < 0)
-				return -1;
-		} else if (asprintf(&value, "%s:%s", lib, old) < 0) {
-			return -1;
+	if (old == NULL)
+		old = "";
+	if ((kept = malloc(strlen(old) + 1)) == NULL)
+		return -1;
+	for (at = old; *at != '\0'; ) {
+		size_t len = strcspn(at, ": ");
+
+		if (len > 0 && names_twshim(at, len)) {
+			char entry[PATH_MAX];
+
+			snprintf(entry, sizeof entry, "%.*s", (int)len, at);
+			if (!present && same_file(entry, lib)) {
+				present = true;
+			} else {
+				if (!quiet)
+					fprintf(stderr, "twshim: LD_PRELOAD named %s, %s; using %s\n",
+					    entry, access(entry, F_OK) == 0 ? "another libtwshim.so" :
+					    "which does not exist", lib);
+				at += len;
+				at += strspn(at, ": ");
+				continue;
+			}
 		}
-		rc = setenv("LD_PRELOAD", value, 1);
-		free(value);
+		if (len > 0) {
+			if (n > 0)
+				kept[n++] = ':';
+			memcpy(kept + n, at, len);
+			n += len;
+		}
+		at += len;
+		at += strspn(at, ": ");
 	}
-	return rc;
+	kept[n] = '\0';
+	if (present) {
+		rc = setenv("LD_PRELOAD", kept, 1);
+	} else if (n == 0) {
+		rc = setenv("LD_PRELOAD", lib, 1);
+	} else {
+		size_t first = strcspn(kept, ":");
+		if (strstr(kept, "libasan") != NULL && strstr(kept, "libasan") < kept + first)
+			rc = asprintf(&value, "%.*s:%s%s", (int)first, kept, lib, kept + first);
+		else
+			rc = asprintf(&value, "%s:%s", lib, kept);
+		if (rc >= 0) {
+			rc = setenv("LD_PRELOAD", value, 1);
+			free(value);
+		}
+	}
+	free(kept);
+	return rc < 0 ? -1 : 0;
 }
 
 int
 prepare_environment(const char *policy_path, const char *policy_text,
-    bool verbose, bool quiet, bool dry_run)
+    bool verbose, bool quiet, bool dry_run, bool preload)
 {
 	char lib[PATH_MAX], abs[PATH_MAX];
 
-	if (find_library(lib, sizeof lib) < 0 || set_preload(lib) < 0)
+	if (preload && (find_library(lib, sizeof lib) < 0 || set_preload(lib, quiet) < 0))
 		return -1;
 	if (policy_path != NULL) {
 		/* The program may chdir before the library reads it. */

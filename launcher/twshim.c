@@ -82,6 +82,7 @@ cmd_explain(const char *path, const char *text, const char *role_s, const char *
 	struct sockaddr_storage ss;
 	struct policy_diag diag;
 	enum policy_role role;
+	char name[256];
 	struct policy *p;
 	socklen_t len;
 
@@ -101,6 +102,12 @@ cmd_explain(const char *path, const char *text, const char *role_s, const char *
 		return EXIT_USAGE;
 	}
 	policy_diag_free(&diag);
+	/* The name the library will see: a script's is its interpreter's. */
+	if (program != NULL && program_name_for(program, name, sizeof name)) {
+		printf("# %s is a script: the program twshim sees is its interpreter, %s\n",
+		    program, name);
+		program = name;
+	}
 	policy_bind_program(p, program);
 	policy_explain(p, role, (struct sockaddr *)&ss, len, stdout);
 	policy_free(p);
@@ -114,8 +121,18 @@ main(int argc, char **argv)
 	bool verbose = false, quiet = false, dry_run = false;
 	struct policy_diag diag;
 	struct policy *p;
+	bool preload = true;
 	int i;
 
+	/*
+	 * A setuid or setgid copy would read files (--stats, --check, -p) and
+	 * set up programs with privileges the user does not have.
+	 */
+	if (getuid() != geteuid() || getgid() != getegid()) {
+		fprintf(stderr, "twshim: refusing to run setuid or setgid (real and effective "
+		    "ids differ)\n");
+		return EXIT_USAGE;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -225,10 +242,15 @@ main(int argc, char **argv)
 			policy_diag_free(&diag);
 			return EXIT_USAGE;
 		}
+		/*
+		 * Said here once: the library is then not preloaded at all, so it
+		 * does not read the same policy and say it all again.
+		 */
 		if (p == NULL) {
 			policy_diag_print(&diag, stderr);
 			fprintf(stderr, "twshim: running %s without twshim (on_error = passthrough)\n",
 			    argv[i]);
+			preload = false;
 		}
 		if (p != NULL && verbose) {
 			fprintf(stderr, "twshim: effective policy:\n");
@@ -241,7 +263,7 @@ main(int argc, char **argv)
 		    policy_default_text);
 	}
 
-	if (prepare_environment(policy_path, policy_text, verbose, quiet, dry_run) < 0)
+	if (prepare_environment(policy_path, policy_text, verbose, quiet, dry_run, preload) < 0)
 		return EXIT_USAGE;
 	if (!quiet)
 		warn_if_unaffected(argv[i]);

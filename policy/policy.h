@@ -125,9 +125,14 @@ struct policy_error {
 };
 
 /*
- * Every error found while parsing, in order.  `on_error` is filled in even
- * when the policy is rejected, so the shim knows whether to exit.
+ * The errors found while parsing, in order: all of them are counted in
+ * nerrors, the first POLICY_MAX_ERRORS are kept in errors (so a large
+ * file of garbage costs no more memory than a small one).  `on_error` is
+ * filled in even when the policy is rejected, so the shim knows whether
+ * to exit.
  */
+#define POLICY_MAX_ERRORS	100
+
 struct policy_diag {
 	char file[256];		/* the name used in messages */
 	unsigned nerrors;
@@ -159,7 +164,10 @@ extern const char policy_default_text[];
 void policy_free(struct policy *p);
 void policy_diag_free(struct policy_diag *diag);
 
-/* "FILE:LINE:COL: message", one line each, to `out`. */
+/*
+ * "FILE:LINE:COL: message", one line each, to `out`; past the errors
+ * kept, "FILE: and N more errors".
+ */
 void policy_diag_print(const struct policy_diag *diag, FILE *out);
 
 /*

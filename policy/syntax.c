@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "policy_impl.h"
+#include "safefile.h"
 
 const char policy_default_text[] =
     "[listener *]\n"
@@ -72,6 +74,11 @@ error_at(struct parser *ps, unsigned col, const char *fmt, ...)
 	struct policy_error *e;
 	va_list ap;
 
+	/* Past the first POLICY_MAX_ERRORS only the count grows. */
+	if (d->nerrors >= POLICY_MAX_ERRORS) {
+		d->nerrors++;
+		return;
+	}
 	if (d->nerrors % 16 == 0) {
 		struct policy_error *grown = realloc(d->errors,
 		    (d->nerrors + 16) * sizeof *d->errors);
@@ -752,15 +759,16 @@ policy_parse_file(const char *path, struct policy_diag *diag)
 	struct policy *p;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	FILE *f;
+	int fd, err = 0;
 
 	diag_init(diag, path);
-	if ((f = fopen(path, "re")) == NULL) {
-		error_at(&ps, 0, "cannot read %s: %s", path, strerror(errno));
+	/* Not a FIFO, not a device: nothing that could keep a program waiting. */
+	if ((fd = safe_open_input(path)) < 0) {
+		error_at(&ps, 0, "cannot read %s: %s", path, safe_strerror(errno));
 		return NULL;
 	}
 	for (;;) {
-		size_t got;
+		ssize_t got;
 
 		if (len == cap) {
 			char *grown;
@@ -769,18 +777,21 @@ policy_parse_file(const char *path, struct policy_diag *diag)
 				break;
 			buf = grown;
 		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
+		got = read(fd, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			err = got < 0 ? errno : 0;
 			break;
+		}
+		len += (size_t)got;
 	}
-	if (ferror(f)) {
-		error_at(&ps, 0, "cannot read %s: %s", path, strerror(errno));
-		fclose(f);
+	safe_close(fd);
+	if (err != 0) {
+		error_at(&ps, 0, "cannot read %s: %s", path, strerror(err));
 		free(buf);
 		return NULL;
 	}
-	fclose(f);
 	if (len > 1024 * 1024) {
 		error_at(&ps, 0, "file too large (more than 1 MiB)");
 		free(buf);
@@ -814,7 +825,9 @@ policy_diag_free(struct policy_diag *diag)
 void
 policy_diag_print(const struct policy_diag *diag, FILE *out)
 {
-	for (unsigned i = 0; i < diag->nerrors; i++) {
+	unsigned kept = diag->nerrors < POLICY_MAX_ERRORS ? diag->nerrors : POLICY_MAX_ERRORS;
+
+	for (unsigned i = 0; i < kept && diag->errors != NULL; i++) {
 		const struct policy_error *e = &diag->errors[i];
 
 		if (e->line == 0)
@@ -822,6 +835,9 @@ policy_diag_print(const struct policy_diag *diag, FILE *out)
 		else
 			fprintf(out, "%s:%u:%u: %s\n", diag->file, e->line, e->col, e->msg);
 	}
+	if (diag->nerrors > kept)
+		fprintf(out, "%s: and %u more error%s\n", diag->file, diag->nerrors - kept,
+		    diag->nerrors - kept == 1 ? "" : "s");
 }
 
 enum policy_log_level

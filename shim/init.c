@@ -25,7 +25,45 @@
 #include "shim.h"
 #include "stats.h"
 
+/*
+ * Copies, made at start, of what the library keeps from argv and the
+ * environment: redis, nginx and postgres write their process titles over
+ * that memory, and a pointer into it would then read their title (or
+ * nothing).  The program name is cut to a file name's length, with any
+ * control character made '?' (it starts every log line and a line of the
+ * stats file).
+ */
+static char program_name[256];
+static char stats_template[4096];
 static const char *stats_path;
+
+static void
+copy_program_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < sizeof program_name - 1; i++)
+		program_name[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
+	program_name[i] = '\0';
+	tw_state.program = program_name;
+}
+
+/* TWSHIM_STATS, kept whole or refused: a cut path would name another file. */
+static void
+copy_stats_template(const char *value)
+{
+	size_t len = value != NULL ? strlen(value) : 0;
+
+	if (len == 0)
+		return;
+	if (len >= sizeof stats_template) {
+		tw_log(TW_LOG_WARN, "TWSHIM_STATS is longer than %zu bytes; no stats will be written",
+		    sizeof stats_template - 1);
+		return;
+	}
+	memcpy(stats_template, value, len + 1);
+	stats_path = stats_template;
+}
 
 /*
  * TWSHIM_STATS_SIGNAL=1: SIGUSR2 writes the counters now.  Off by default,
@@ -81,6 +119,8 @@ static void
 postfork_child(void)
 {
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	/* The child's counters are its own: the parent reports what it did. */
+	tw_stats_reset();
 	if (fork_skipped) {
 		fdt_freeze();
 		__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
@@ -136,7 +176,7 @@ twshim_init(void)
 	int saved = errno;
 
 	real_resolve_all();
-	tw_state.program = program_invocation_short_name;
+	copy_program_name(program_invocation_short_name);
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 
 	/* Secure execution: the environment is the attacker's; touch nothing. */
@@ -153,9 +193,7 @@ twshim_init(void)
 	if (tw_state.dry_run && (level == NULL || *level == '\0'))
 		level = "info";
 	tw_log_open(level, getenv("TWSHIM_LOG_FILE"));
-	stats_path = getenv("TWSHIM_STATS");
-	if (stats_path != NULL && *stats_path == '\0')
-		stats_path = NULL;
+	copy_stats_template(getenv("TWSHIM_STATS"));
 
 	p = load_policy(&diag);
 	if (p == NULL) {

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "logline.h"
 #include "real.h"
+#include "safefile.h"
 #include "shim.h"
 
 int tw_log_level = TW_LOG_WARN;
@@ -27,11 +29,12 @@ tw_log_fd(void)
 }
 
 /*
- * What stderr was at start.  The log goes to fd 2 as the program has it
- * (it may redirect it), but not once fd 2 is a socket that was not stderr
- * then: a program that closed stderr may have a connection there, and no
- * log line may go into its stream.  No copy of stderr is kept: a copy
- * would hold the program's stderr pipe open after it let go of it.
+ * What stderr was at start.  The log goes to fd 2 only while it is that
+ * same file, or a file opened for appending alone (a log the program
+ * moved its stderr to): a daemon that closes 0-2 and opens a data file, a
+ * socket or a pipe gets them on 2, and no line may go into them.  No copy
+ * of stderr is kept: a copy would hold the program's stderr pipe, or its
+ * terminal, open after the program let go of it.
  */
 static bool stderr_open;
 static dev_t stderr_dev;
@@ -41,10 +44,14 @@ static bool
 stderr_usable(void)
 {
 	struct stat st;
+	int fl;
 
 	if (!stderr_open || fstat(2, &st) < 0)
 		return false;
-	return !S_ISSOCK(st.st_mode) || (st.st_dev == stderr_dev && st.st_ino == stderr_ino);
+	if (st.st_dev == stderr_dev && st.st_ino == stderr_ino)
+		return true;
+	fl = S_ISREG(st.st_mode) ? REAL(fcntl)(2, F_GETFL) : -1;
+	return fl >= 0 && (fl & O_ACCMODE) == O_WRONLY && (fl & O_APPEND) != 0;
 }
 
 void
@@ -63,7 +70,8 @@ tw_log_open(const char *level, const char *file)
 		stderr_ino = st.st_ino;
 	}
 	if (file != NULL && *file != '\0') {
-		fd = REAL(open)(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		/* A regular file, a terminal or a FIFO with a reader; never a link. */
+		fd = safe_open_log(file);
 		if (fd >= 0) {
 			/* Ours: above the program's numbers, kept from its close loops. */
 			log_fd = tw_own_descriptor(fd, true);
@@ -73,7 +81,7 @@ tw_log_open(const char *level, const char *file)
 			}
 		} else {
 			tw_logf(TW_LOG_WARN, "cannot open log file %s: %s; logging to stderr",
-			    file, strerror(errno));
+			    file, safe_strerror(errno));
 		}
 	}
 }
@@ -95,25 +103,18 @@ tw_log_evict(int fd)
 void
 tw_logf(int level, const char *fmt, ...)
 {
-	char line[512];
-	int saved = errno, n, m;
+	char line[TW_LOG_LINE_MAX + 1];
+	int saved = errno;
+	size_t n;
 	va_list ap;
 
-	n = snprintf(line, sizeof line, "twshim: %s[%ld]: %s: ",
-	    tw_state.program != NULL ? tw_state.program : "?",
-	    (long)getpid(), level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	n = tw_log_format(line, sizeof line, tw_state.program, (long)getpid(),
+	    level_names[level < 0 ? 0 : level > 3 ? 3 : level], fmt, ap);
 	va_end(ap);
-	if (m < 0)
-		m = 0;
-	n += m;
-	if (n > (int)sizeof line - 2)
-		n = (int)sizeof line - 2;
-	line[n++] = '\n';
 	/* One write(2) per line keeps lines from interleaving between threads. */
 	if (log_fd != 2 || stderr_usable())
-		(void)!write(log_fd, line, (size_t)n);
+		(void)!write(log_fd, line, n);
 	errno = saved;
 }
 

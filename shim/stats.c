@@ -2,13 +2,12 @@
  * stats.c - the counters (see stats.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fdtable.h"
-#include "real.h"
+#include "safefile.h"
 #include "shim.h"
 #include "stats.h"
 
@@ -27,6 +26,7 @@ static const char *const stat_names[TW_STAT_COUNT] = {
 struct out {
 	char *buf;
 	size_t n, size;
+	bool cut;		/* something did not fit */
 };
 
 static void
@@ -34,6 +34,7 @@ put(struct out *o, const char *s)
 {
 	while (*s != '\0' && o->n + 1 < o->size)
 		o->buf[o->n++] = *s++;
+	o->cut |= *s != '\0';
 	o->buf[o->n] = '\0';
 }
 
@@ -50,36 +51,95 @@ put_num(struct out *o, unsigned long v)
 	put(o, digits + i);
 }
 
-static void
-expand_pid(const char *tmpl, char *path, size_t size)
+/* The template with "%p" made the pid; false when it does not fit. */
+static bool
+expand_pid(const char *tmpl, struct out *o)
 {
-	struct out o = { path, 0, size };
 	char one[2] = "";
 
-	path[0] = '\0';
+	o->buf[0] = '\0';
 	for (const char *s = tmpl; *s != '\0'; s++) {
 		if (s[0] == '%' && s[1] == 'p') {
-			put_num(&o, (unsigned long)getpid());
+			put_num(o, (unsigned long)getpid());
 			s++;
 		} else {
 			one[0] = *s;
-			put(&o, one);
+			put(o, one);
 		}
 	}
+	return !o->cut;
+}
+
+/*
+ * "DIR/.NAME.tmp.PID.N" beside "DIR/NAME": the same file system, so the
+ * rename is atomic, and a dot file, out of a shell's "twshim.*".
+ */
+static bool
+temp_name(const char *path, struct out *o)
+{
+	static unsigned long serial;
+	const char *base = strrchr(path, '/');
+	size_t dir = base != NULL ? (size_t)(base - path) + 1 : 0;
+
+	for (size_t i = 0; i < dir && o->n + 1 < o->size; i++)
+		o->buf[o->n++] = path[i];
+	put(o, ".");
+	put(o, path + dir);
+	put(o, ".tmp.");
+	put_num(o, (unsigned long)getpid());
+	put(o, ".");
+	put_num(o, __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
+	return !o->cut && dir < o->size;
+}
+
+/* Whether this process has counted anything at all. */
+static bool
+anything_counted(void)
+{
+	for (int i = 0; i < TW_STAT_COUNT; i++)
+		if (__atomic_load_n(&tw_stats[i], __ATOMIC_RELAXED) != 0)
+			return true;
+	return false;
+}
+
+void
+tw_stats_reset(void)
+{
+	for (int i = 0; i < TW_STAT_COUNT; i++)
+		__atomic_store_n(&tw_stats[i], 0, __ATOMIC_RELAXED);
+}
+
+static void
+report(bool from_signal, const char *path, const char *what, int err)
+{
+	static int reported;
+
+	/* Once per process: a failure at every SIGUSR2 would flood the log. */
+	if (from_signal || __atomic_exchange_n(&reported, 1, __ATOMIC_RELAXED))
+		return;
+	tw_log(TW_LOG_WARN, "cannot write stats to %s: %s%s", path, what,
+	    err != 0 ? safe_strerror(err) : "");
 }
 
 void
 tw_stats_write(const char *path_template, bool from_signal)
 {
-	char path[4096], buf[4096];
-	struct out o = { buf, 0, sizeof buf };
-	int fd, saved = errno;
+	char path[4096], tmp[4096 + 64], buf[4096];
+	struct out po = { path, 0, sizeof path, false };
+	struct out to = { tmp, 0, sizeof tmp, false };
+	struct out o = { buf, 0, sizeof buf, false };
+	bool shared = strstr(path_template, "%p") == NULL;
+	ssize_t wrote;
+	int fd, saved = errno, err, closed;
 
-	expand_pid(path_template, path, sizeof path);
-	fd = REAL(open)(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		if (!from_signal)
-			tw_log(TW_LOG_WARN, "cannot write stats to %s: %s", path, strerror(errno));
+	if (!expand_pid(path_template, &po) || !temp_name(path, &to)) {
+		report(from_signal, path_template, "the path is too long", 0);
+		errno = saved;
+		return;
+	}
+	/* Replace a regular file, never a link, a FIFO or a device. */
+	if (safe_check_replaceable(path) < 0) {
+		report(from_signal, path, "", errno);
 		errno = saved;
 		return;
 	}
@@ -97,7 +157,29 @@ tw_stats_write(const char *path_template, bool from_signal)
 	put(&o, "tracked_at_exit=");
 	put_num(&o, fdt_entries());
 	put(&o, "\n");
-	(void)!write(fd, buf, o.n);
-	REAL(close)(fd);
+
+	if ((fd = safe_create_new(tmp)) < 0) {
+		report(from_signal, tmp, "", errno);
+		errno = saved;
+		return;
+	}
+	do
+		wrote = write(fd, buf, o.n);
+	while (wrote < 0 && errno == EINTR);
+	err = wrote < 0 ? errno : (size_t)wrote != o.n ? ENOSPC : 0;
+	closed = safe_close(fd);
+	if (err == 0)
+		err = closed;
+	/*
+	 * The whole file or none: a reader sees the old one or the new one.
+	 * A file shared by a tree of processes (no %p) is not replaced by
+	 * one that counted nothing (a shell, a command that made no socket).
+	 */
+	if (err == 0 && (shared && !anything_counted() ? safe_link(tmp, path) < 0 && errno != EEXIST :
+	    safe_rename(tmp, path) < 0))
+		err = errno;
+	safe_unlink(tmp);
+	if (err != 0)
+		report(from_signal, path, "", err);
 	errno = saved;
 }

@@ -1,0 +1,64 @@
+/*
+ * safefile.h - opening the files a user names in the environment
+ * (TWSHIM_POLICY, TWSHIM_LOG_FILE, TWSHIM_STATS) so that no path can make
+ * a program hang, follow a planted symbolic link, or write into something
+ * that is not the file it looks like.
+ *
+ * Shared by the library and the launcher.  Only system calls, made with
+ * syscall(2) where the library hooks the libc function: async-signal-safe,
+ * and never seen by the library's own hooks.
+ */
+#ifndef TWSHIM_SAFEFILE_H
+#define TWSHIM_SAFEFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * errno after a refusal that is not the kernel's: the path is there but
+ * is not the kind of file asked for (a FIFO, a directory, a device).
+ */
+#define SAFE_EWRONGTYPE	ENODEV
+
+/*
+ * A policy to read: a regular file only (a symbolic link to one is fine).
+ * Opened without blocking, so a FIFO is refused instead of waited on.
+ * Returns a read-only, close-on-exec descriptor, or -1 with errno set.
+ */
+int safe_open_input(const char *path);
+
+/*
+ * A log to append to: a regular file (created 0644 when missing), a
+ * terminal, or a FIFO that has a reader.  Never a symbolic link, never
+ * blocks in open.  Returns a close-on-exec descriptor in blocking mode,
+ * as stderr would be, or -1 with errno set.
+ */
+int safe_open_log(const char *path);
+
+/*
+ * For a file written whole and renamed into place: 0 when path is absent
+ * or a regular file, else -1 with errno (ELOOP for a symbolic link,
+ * SAFE_EWRONGTYPE for anything else that is not a regular file).
+ */
+int safe_check_replaceable(const char *path);
+
+/*
+ * A new file to write: O_CREAT | O_EXCL | O_NOFOLLOW, so nothing already
+ * at path (a planted link, a FIFO) is opened.  -1 with errno on failure.
+ */
+int safe_create_new(const char *path);
+
+/*
+ * close(2), unlink(2), rename(2), link(2) without the library's hooks.
+ * safe_close() keeps errno and returns the error of a failed close (a
+ * write the file system could not keep shows there), or 0.
+ */
+int safe_close(int fd);
+int safe_unlink(const char *path);
+int safe_rename(const char *from, const char *to);
+int safe_link(const char *from, const char *to);
+
+/* Words for errno after the calls above (not async-signal-safe). */
+const char *safe_strerror(int err);
+
+#endif
