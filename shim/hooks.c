@@ -181,12 +181,10 @@ after_dup(int oldfd, int newfd, int cloexec)
 		return newfd;
 	if (fdt_maybe(oldfd) || fdt_maybe(newfd)) {
 		if (fdt_enter()) {
-			struct tw_desc stale;
-
 			if (fdt_find(oldfd) != NULL)
 				(void)fdt_share(oldfd, newfd, cloexec != 0);
 			else
-				(void)fdt_remove(newfd, &stale);
+				(void)fdt_remove(newfd, NULL);
 			fdt_leave();
 		}
 	}
@@ -215,7 +213,7 @@ before_replace(int oldfd, int newfd)
 	else if (fdt_is_internal(newfd))
 		tw_reaper_evict(newfd);
 	else
-		tw_untrack(newfd);
+		fdt_forget(newfd);
 }
 
 TW_EXPORT int
@@ -377,7 +375,7 @@ fclose(FILE *fp)
 	    !fdt_is_internal(fd)) {
 		int saved = errno;
 		/* libc closes it where we cannot see; the entry must go first. */
-		tw_untrack(fd);
+		fdt_forget(fd);
 		errno = saved;
 	}
 	return REAL(fclose)(fp);
