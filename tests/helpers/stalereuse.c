@@ -5,7 +5,12 @@
  * shim's entry for the number is stale: it must not swallow the program's
  * setsockopt(TCP_NODELAY, 1) on the new socket (the policy forces
  * nodelay only on the sockets it applied to), nor keep the policy from
- * the new socket's connect().  Prints how often each went right.
+ * the new socket's connect().  Then the same for a listener: the
+ * program turned SO_KEEPALIVE off on a listener the shim saw listen; a
+ * listener made, bound and listening by raw system calls takes its number;
+ * sockets accepted from it must not inherit the old listener's choice
+ * (the policy's keepalive applies to them).  Prints how often each went
+ * right.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -63,5 +68,32 @@ main(int argc, char **argv)
 	printf("same number: %d of %d\n", same, n);
 	printf("nodelay kept: %d of %d\n", kept, n);
 	printf("policy at connect: %d of %d\n", applied, n);
+
+	same = applied = 0;
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in la = { .sin_family = AF_INET };
+		int off = 0, l = socket(AF_INET, SOCK_STREAM, 0), r, c, a;
+
+		la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof la;
+		setsockopt(l, SOL_SOCKET, SO_KEEPALIVE, &off, sizeof off);
+		if (bind(l, (struct sockaddr *)&la, sizeof la) < 0 || listen(l, 4) < 0)
+			die("stalereuse: first listener");
+		syscall(SYS_close, l);
+		r = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+		same += r == l;
+		if (syscall(SYS_bind, r, &la, sizeof la) < 0 || syscall(SYS_listen, r, 4) < 0 ||
+		    getsockname(r, (struct sockaddr *)&la, &len) < 0)
+			die("stalereuse: raw listener");
+		c = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+		if (syscall(SYS_connect, c, &la, sizeof la) < 0 || (a = accept(r, NULL, NULL)) < 0)
+			die("stalereuse: accept");
+		applied += getint(a, SOL_SOCKET, SO_KEEPALIVE) == 1;
+		close(a);
+		syscall(SYS_close, c);
+		syscall(SYS_close, r);
+	}
+	printf("same listener number: %d of %d\n", same, n);
+	printf("policy at accept: %d of %d\n", applied, n);
 	return 0;
 }
