@@ -78,9 +78,11 @@ tw_on_socket(int fd, int domain, int type, int protocol)
  * unseen.  Only an entry the shim has acted on knows its socket's cookie;
  * that is also the only kind whose state could hurt the new socket (forced
  * options, a role already played), so only it is checked, and only where
- * its state would be trusted: at bind, listen and connect, when a forced
- * option would swallow the program's setsockopt(), and for what an
- * accepted socket inherits from its listener.  close() checks for itself.
+ * its state would be trusted: at bind, listen, connect and epoll_ctl(ADD),
+ * when a forced option would swallow the program's setsockopt(), and for
+ * what an accepted socket inherits from its listener.  close() checks for
+ * itself.  What shutdown() and dup() note on a stale entry can do no harm:
+ * the close of that number finds the entry stale and closes plainly.
  *
  * stale_entry(): whether fd no longer holds the socket whose cookie is
  * `cookie`; if so its entry is dropped (unless another thread has given
