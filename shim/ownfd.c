@@ -134,7 +134,7 @@ tw_own_dup2_begin(int newfd)
 	int saved = errno;
 
 	if (fdt_maybe(newfd) && !fdt_is_internal(newfd))
-		tw_untrack(newfd);
+		fdt_forget(newfd);
 	tw_own_lock();
 	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
 		tw_log_evict(newfd);
