@@ -243,12 +243,15 @@ remember(struct tw_desc *d, int fd, const struct policy_opts *o)
 	d->flags |= TW_D_APPLIED;
 	/*
 	 * The cookie is for close() to know the socket is still the one
-	 * tracked before it acts; with no strategy, normal or fin-then-reset
-	 * there is nothing it needs it for (closer.c, strategy.c): one
-	 * system call less per connection under the default policy.
+	 * tracked before it acts, and for a forced key to know the program's
+	 * setsockopt() it swallows is on that socket; with no forced key and
+	 * no strategy, normal or fin-then-reset there is nothing it is needed
+	 * for (closer.c, strategy.c): one system call less per connection
+	 * under the default policy.
 	 */
-	if (d->cookie == 0 && d->close != NULL && d->close->kind != CLOSE_NORMAL &&
-	    !tw_is_fin_then_reset(d->close->kind))
+	if (d->cookie == 0 && (d->forced != 0 || d->close_forced ||
+	    (d->close != NULL && d->close->kind != CLOSE_NORMAL &&
+	    !tw_is_fin_then_reset(d->close->kind))))
 		d->cookie = tw_socket_cookie(fd);
 }
 
@@ -517,7 +520,7 @@ tw_filter_setsockopt(int fd, int level, int name)
 	}
 	fdt_leave();
 	/* Swallowing the program's call is only right for the socket the policy forced. */
-	if (skip && stale_entry(fd, cookie, NULL))
+	if (skip && cookie != 0 && stale_entry(fd, cookie, NULL))
 		return false;
 	if (skip) {
 		tw_count(setsockopt_overridden);

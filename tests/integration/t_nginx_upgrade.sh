@@ -37,13 +37,26 @@ CONF
 	    -e "$T/ng/logs/error.log" || fail "nginx did not start"
 	for i in $(seq 1 100); do [ -s "$T/ng/nginx.pid" ] && break; sleep 0.05; done
 	old=$(cat "$T/ng/nginx.pid")
-	kill -USR2 "$old"
-	for i in $(seq 1 100); do [ -s "$T/ng/nginx.pid.oldbin" ] && [ -s "$T/ng/nginx.pid" ] && break; sleep 0.05; done
+	# A USR2 that arrives before the master waits for signals is noted but
+	# acted on only at the next one; nginx ignores a second USR2 once it
+	# has upgraded, so sending it again until the upgrade shows is safe.
+	for i in $(seq 1 200); do
+		[ $((i % 20)) -eq 1 ] && kill -USR2 "$old"
+		[ -s "$T/ng/nginx.pid.oldbin" ] && [ -s "$T/ng/nginx.pid" ] &&
+		    [ "$(cat "$T/ng/nginx.pid")" != "$old" ] && break
+		sleep 0.05
+	done
 	new=$(cat "$T/ng/nginx.pid")
 	[ "$new" != "$old" ] || fail "no new master (see $T/ng/logs/error.log)"
 	grep -c libtwshim "/proc/$new/maps"
+	# A QUIT that reaches the new master before its handlers are set kills
+	# it outright and orphans its worker: stop it only once it has one.
+	for i in $(seq 1 200); do pgrep -P "$new" >/dev/null && break; sleep 0.05; done
 	stop_nginx
-	for i in $(seq 1 100); do kill -0 "$old" 2>/dev/null || kill -0 "$new" 2>/dev/null || break; sleep 0.05; done
+	for i in $(seq 1 200); do kill -0 "$old" 2>/dev/null || kill -0 "$new" 2>/dev/null || break; sleep 0.05; done
+	# Whatever is left of it (the daemon made itself a session) goes now.
+	pkill -KILL -s "$old" 2>/dev/null
+	for i in $(seq 1 200); do ss -Hltn "sport = :8089" | grep -q . || break; sleep 0.05; done
 }
 
 assert_eq "$(upgrade '')" 0 "without env LD_PRELOAD the new master runs without twshim"
