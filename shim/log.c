@@ -63,7 +63,7 @@ tw_log_open(const char *level, const char *file)
 		stderr_ino = st.st_ino;
 	}
 	if (file != NULL && *file != '\0') {
-		fd = REAL(open)(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			/* Ours: above the program's numbers, kept from its close loops. */
 			log_fd = tw_own_descriptor(fd, true);

@@ -50,7 +50,7 @@ static void
 system_range(unsigned *lo, unsigned *hi)
 {
 	char buf[64];
-	int fd = REAL(open)("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
+	int fd = open("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
 	ssize_t n = -1;
 
 	*lo = 32768;

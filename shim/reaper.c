@@ -301,8 +301,8 @@ static bool
 make_descriptors(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
-	int ep = REAL(epoll_create1)(EPOLL_CLOEXEC);
-	int wk = REAL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int wk = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int hi_ep = tw_own_descriptor(ep, true);
 	int hi_wk = tw_own_descriptor(wk, true);
 

@@ -76,7 +76,7 @@ tw_stats_write(const char *path_template, bool from_signal)
 	int fd, saved = errno;
 
 	expand_pid(path_template, path, sizeof path);
-	fd = REAL(open)(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		if (!from_signal)
 			tw_log(TW_LOG_WARN, "cannot write stats to %s: %s", path, strerror(errno));

@@ -4,6 +4,9 @@
  * is the shim's cost per call) and for the scale measurements.
  *
  *	close N		close() of a file descriptor (made without hooks)
+ *	open N		open() + close() of /dev/null
+ *	pipe N		pipe() + close() of both ends
+ *	fopen N		fopen() + fclose() of /dev/null
  *	socket N	socket() + close() of a TCP socket
  *	connect N	socket() + connect() + close() to a listener in-process
  *	lookup N HELD	setsockopt() N times on one of HELD tracked sockets
@@ -47,6 +50,22 @@ main(int argc, char **argv)
 		for (long i = 0; i < n; i++) {
 			int fd = (int)syscall(SYS_dup, base);
 			close(fd);
+		}
+	} else if (strcmp(op, "open") == 0) {
+		for (long i = 0; i < n; i++)
+			close(open("/dev/null", O_RDONLY));
+	} else if (strcmp(op, "pipe") == 0) {
+		int fds[2];
+		for (long i = 0; i < n; i++)
+			if (pipe(fds) == 0) {
+				close(fds[0]);
+				close(fds[1]);
+			}
+	} else if (strcmp(op, "fopen") == 0) {
+		for (long i = 0; i < n; i++) {
+			FILE *f = fopen("/dev/null", "r");
+			if (f != NULL)
+				fclose(f);
 		}
 	} else if (strcmp(op, "socket") == 0) {
 		for (long i = 0; i < n; i++)
