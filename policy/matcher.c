@@ -1,6 +1,7 @@
 /*
  * matcher.c - which options a socket gets: program binding, then the first
- * matching section in file order for each key.  Nothing here allocates.
+ * matching section in file order for each key, found through the index
+ * (index.c) that binding builds.  Matching never allocates.
  */
 #include <fnmatch.h>
 #include <netinet/in.h>
@@ -17,6 +18,8 @@ policy_bind_program(struct policy *p, const char *program)
 		s->active = s->program == NULL ||
 		    (program != NULL && fnmatch(s->program, program, 0) == 0);
 	}
+	policy_index_free(p->index);
+	p->index = policy_index_build(p);
 }
 
 unsigned
@@ -157,7 +160,7 @@ take(struct policy_opts *out, const struct section *s, enum policy_key k)
 }
 
 int
-policy_match(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
+policy_match_linear(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
     socklen_t salen, struct policy_opts *out)
 {
 	unsigned char addr[16] = { 0 };
@@ -176,5 +179,25 @@ policy_match(const struct policy *p, enum policy_role role, const struct sockadd
 			if (fresh & POLICY_KEY_BIT(k))
 				take(out, s, (enum policy_key)k);
 	}
+	return __builtin_popcount(out->set);
+}
+
+int
+policy_match(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
+    socklen_t salen, struct policy_opts *out)
+{
+	unsigned char addr[16] = { 0 };
+	unsigned port = 0;
+	int family;
+	uint32_t best[KEY_COUNT];
+
+	if (p->index == NULL)
+		return policy_match_linear(p, role, sa, salen, out);
+	family = normalize(sa, salen, addr, &port);
+	policy_index_lookup(p->index, role, family, addr, port, best);
+	memset(out, 0, sizeof *out);
+	for (int k = 0; k < KEY_COUNT; k++)
+		if (best[k] != NO_SECTION)
+			take(out, &p->sections[best[k]], (enum policy_key)k);
 	return __builtin_popcount(out->set);
 }
