@@ -87,6 +87,24 @@ family_slot(int family)
 	return family == AF_INET6;
 }
 
+/*
+ * Prefixes compare as two machine words: any consistent order serves the
+ * sort and the binary search, and this one costs two compares, not memcmp.
+ */
+static int
+cmp_addr(const unsigned char *a, const unsigned char *b)
+{
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	if (x[1] != y[1])
+		return x[1] < y[1] ? -1 : 1;
+	return 0;
+}
+
 static void
 mask_prefix(unsigned char out[16], const unsigned char *addr, unsigned plen)
 {
@@ -220,7 +238,7 @@ cmp_entry(const void *va, const void *vb)
 		return a->family < b->family ? -1 : 1;
 	if (a->plen != b->plen)
 		return a->plen < b->plen ? -1 : 1;
-	if ((c = memcmp(a->addr, b->addr, 16)) != 0)
+	if ((c = cmp_addr(a->addr, b->addr)) != 0)
 		return c;
 	return a->sec < b->sec ? -1 : a->sec > b->sec;
 }
@@ -349,7 +367,7 @@ find_bucket(const struct prefix_group *g, const unsigned char *addr)
 	mask_prefix(key, addr, g->plen);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(g->buckets[mid].addr, key, 16);
+		int c = cmp_addr(g->buckets[mid].addr, key);
 
 		if (c == 0)
 			return &g->buckets[mid];

@@ -9,12 +9,15 @@
  *	fopen N		fopen() + fclose() of /dev/null
  *	socket N	socket() + close() of a TCP socket
  *	connect N	socket() + connect() + close() to a listener in-process
+ *	cycle N		the same with accept4() and close() of the accepted socket
+ *			through libc (both ends meet the policy)
  *	lookup N HELD	setsockopt() N times on one of HELD tracked sockets
  *	hold N		open N TCP sockets and print how much VmRSS grew
  */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +73,8 @@ main(int argc, char **argv)
 	} else if (strcmp(op, "socket") == 0) {
 		for (long i = 0; i < n; i++)
 			close(socket(AF_INET, SOCK_STREAM, 0));
-	} else if (strcmp(op, "connect") == 0) {
+	} else if (strcmp(op, "connect") == 0 || strcmp(op, "cycle") == 0) {
+		bool hooked = strcmp(op, "cycle") == 0;
 		struct sockaddr_in sa = { .sin_family = AF_INET,
 		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		socklen_t len = sizeof sa;
@@ -81,8 +85,12 @@ main(int argc, char **argv)
 		for (long i = 0; i < n; i++) {
 			int s = socket(AF_INET, SOCK_STREAM, 0);
 			connect(s, (struct sockaddr *)&sa, sizeof sa);
-			int a = (int)syscall(SYS_accept4, l, NULL, NULL, 0);
-			syscall(SYS_close, a);
+			if (hooked) {
+				close(accept4(l, NULL, NULL, 0));
+			} else {
+				int a = (int)syscall(SYS_accept4, l, NULL, NULL, 0);
+				syscall(SYS_close, a);
+			}
 			close(s);
 		}
 	} else if (strcmp(op, "lookup") == 0 || strcmp(op, "hold") == 0) {
