@@ -11,11 +11,17 @@
  * - Otherwise (a private pool outside the system range, or an older
  *   kernel) the shim picks ports itself: bind() with SO_REUSEADDR, so one
  *   port serves many destinations, after asking the kernel's socket table
- *   (sock_diag) whether that 4-tuple is free, TIME_WAIT included.  If
- *   connect() still loses a race for the 4-tuple, the socket is replaced
- *   under the same descriptor by a fresh one with the same options, and
- *   the next port is tried.  A used-up range fails with EADDRNOTAVAIL, as
- *   an exhausted system range does.
+ *   (sock_diag) which 4-tuples towards that destination are in use,
+ *   TIME_WAIT included, for a window of ports at a time.  If connect()
+ *   still loses a race for the 4-tuple, the socket is replaced under the
+ *   same descriptor by a fresh one with the same options, and the next
+ *   port is tried.  A used-up range fails with EADDRNOTAVAIL, as an
+ *   exhausted system range does.
+ *
+ * Like the kernel's own picker, each process starts its search at an
+ * offset of its own (so short-lived processes do not all walk the ports
+ * the ones before them left in TIME_WAIT), and ports in
+ * ip_local_reserved_ports are never handed out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +31,10 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -46,23 +55,94 @@
 
 static unsigned port_cursor;
 
-static void
-system_range(unsigned *lo, unsigned *hi)
+/*
+ * What the system says about ports, read once per process: the sysctls
+ * change seldom, and a connect() should not read two files.  Up to
+ * MAX_RESERVED ranges of ip_local_reserved_ports are kept; beyond them a
+ * reserved port may be handed out, as a program's own bind() may take one.
+ */
+#define MAX_RESERVED	256
+
+struct sysports {
+	unsigned lo, hi;			/* ip_local_port_range */
+	unsigned nreserved;
+	uint16_t reserved[MAX_RESERVED][2];	/* ip_local_reserved_ports, as ranges */
+};
+
+static struct sysports sysports_cache;
+static int sysports_state;	/* 0: not read, 1: being stored, 2: stored */
+
+static ssize_t
+read_small_file(const char *path, char *buf, size_t size)
 {
-	char buf[64];
-	int fd = open("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = -1;
 
-	*lo = 32768;
-	*hi = 60999;
 	if (fd >= 0) {
-		n = read(fd, buf, sizeof buf - 1);
+		n = read(fd, buf, size - 1);
 		REAL(close)(fd);
 	}
-	if (n > 0) {
-		buf[n] = '\0';
-		(void)sscanf(buf, "%u %u", lo, hi);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* "20000-20004,30000" (or empty) into ranges. */
+static void
+parse_reserved(const char *s, struct sysports *sp)
+{
+	while (*s != '\0' && sp->nreserved < MAX_RESERVED) {
+		char *end;
+		unsigned long lo = strtoul(s, &end, 10), hi = lo;
+
+		if (end == s)
+			break;
+		if (*end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (lo <= hi && hi <= 65535) {
+			sp->reserved[sp->nreserved][0] = (uint16_t)lo;
+			sp->reserved[sp->nreserved][1] = (uint16_t)hi;
+			sp->nreserved++;
+		}
+		s = end;
+		while (*s == ',' || *s == ' ' || *s == '\n')
+			s++;
 	}
+}
+
+/*
+ * The cached copy, or *local read now (the first connect() of a process,
+ * or one racing with it: no thread ever waits for another here).
+ */
+static const struct sysports *
+system_ports(struct sysports *local)
+{
+	char buf[4096];
+	int state = 0;
+
+	if (__atomic_load_n(&sysports_state, __ATOMIC_ACQUIRE) == 2)
+		return &sysports_cache;
+	memset(local, 0, sizeof *local);
+	local->lo = 32768;
+	local->hi = 60999;
+	if (read_small_file("/proc/sys/net/ipv4/ip_local_port_range", buf, sizeof buf) > 0)
+		(void)sscanf(buf, "%u %u", &local->lo, &local->hi);
+	if (read_small_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, sizeof buf) > 0)
+		parse_reserved(buf, local);
+	if (__atomic_compare_exchange_n(&sysports_state, &state, 1, false, __ATOMIC_ACQUIRE,
+	    __ATOMIC_RELAXED)) {
+		sysports_cache = *local;
+		__atomic_store_n(&sysports_state, 2, __ATOMIC_RELEASE);
+	}
+	return local;
+}
+
+static bool
+port_reserved(const struct sysports *sp, unsigned port)
+{
+	for (unsigned i = 0; i < sp->nreserved; i++)
+		if (port >= sp->reserved[i][0] && port <= sp->reserved[i][1])
+			return true;
+	return false;
 }
 
 /* The address to bind: local_address (or any) with `port`, in fd's family. */
@@ -100,57 +180,143 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
 	*len = sizeof *in6;
 }
 
+/* The pool is probed this many ports at a time: one bit each. */
+#define PROBE_WINDOW	64
+
+/* Append one inet_diag filter instruction; *no is patched once the length is known. */
+static size_t
+bc_op(unsigned char *bc, size_t at, unsigned char code, size_t len)
+{
+	struct inet_diag_bc_op op = { .code = code, .yes = (unsigned char)len, .no = 0 };
+
+	memcpy(bc + at, &op, sizeof op);
+	return at + len;
+}
+
+static size_t
+bc_port(unsigned char *bc, size_t at, unsigned char code, unsigned port)
+{
+	struct inet_diag_bc_op arg = { .no = (unsigned short)port };
+
+	memcpy(bc + at + sizeof arg, &arg, sizeof arg);
+	return bc_op(bc, at, code, 2 * sizeof arg);
+}
+
+static size_t
+bc_host(unsigned char *bc, size_t at, unsigned char code, int family, const void *addr, int port)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	struct inet_diag_hostcond hc = { .family = (uint8_t)family,
+	    .prefix_len = (uint8_t)(alen * 8), .port = port };
+
+	memcpy(bc + at + sizeof(struct inet_diag_bc_op), &hc, sizeof hc);
+	memcpy(bc + at + sizeof(struct inet_diag_bc_op) + sizeof hc, addr, alen);
+	return bc_op(bc, at, code, sizeof(struct inet_diag_bc_op) + sizeof hc + alen);
+}
+
 /*
- * Is the 4-tuple (local port `lport` on fd's bound address, remote sa) in
- * use, TIME_WAIT included?  Asks sock_diag for that exact socket.  When it
- * cannot tell, it says free and connect() decides.
+ * Which of the ports first .. first + n - 1 (n <= PROBE_WINDOW) are in use
+ * from `local`'s address towards `remote`, TIME_WAIT included: bit i for
+ * port first + i.  One sock_diag dump, filtered in the kernel to that
+ * destination and those ports, so its length is at most n sockets however
+ * many the pool holds.  When it cannot tell, it says free and connect()
+ * decides.
  */
-static bool
-tuple_busy(int family, const struct sockaddr *local, const struct sockaddr *remote)
+static uint64_t
+window_busy(int family, const struct sockaddr *local, const struct sockaddr *remote,
+    unsigned first, unsigned n)
 {
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
+		struct nlattr attr;
+		unsigned char bc[96];
 	} msg;
-	char reply[1024];
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
-	struct nlmsghdr *h = (void *)reply;
-	bool busy = false;
-	ssize_t n;
-	int s;
+	const void *laddr, *raddr;
+	unsigned local_any, rport;
+	uint64_t busy = 0;
+	size_t len = 0, ops[4];
+	unsigned nops = 0;
+	long reply[1024];	/* aligned for nlmsghdr */
+	int s, cancel;
+	bool done = false;
+
+	if (family == AF_INET) {
+		const struct sockaddr_in *l = (const void *)local, *r = (const void *)remote;
+		laddr = &l->sin_addr;
+		raddr = &r->sin_addr;
+		local_any = l->sin_addr.s_addr == htonl(INADDR_ANY);
+		rport = ntohs(r->sin_port);
+	} else {
+		const struct sockaddr_in6 *l = (const void *)local, *r = (const void *)remote;
+		laddr = &l->sin6_addr;
+		raddr = &r->sin6_addr;
+		local_any = IN6_IS_ADDR_UNSPECIFIED(&l->sin6_addr);
+		rport = ntohs(r->sin6_port);
+	}
 
 	memset(&msg, 0, sizeof msg);
-	msg.nlh.nlmsg_len = sizeof msg;
+	ops[nops++] = len;
+	len = bc_port(msg.bc, len, INET_DIAG_BC_S_GE, first);
+	ops[nops++] = len;
+	len = bc_port(msg.bc, len, INET_DIAG_BC_S_LE, first + n - 1);
+	ops[nops++] = len;
+	len = bc_host(msg.bc, len, INET_DIAG_BC_D_COND, family, raddr, (int)rport);
+	if (!local_any) {
+		ops[nops++] = len;
+		len = bc_host(msg.bc, len, INET_DIAG_BC_S_COND, family, laddr, -1);
+	}
+	/* A failed test jumps past the end: the socket is left out. */
+	for (unsigned i = 0; i < nops; i++) {
+		unsigned short no = (unsigned short)(len - ops[i] + 4);
+		memcpy(msg.bc + ops[i] + offsetof(struct inet_diag_bc_op, no), &no, sizeof no);
+	}
+	msg.attr.nla_type = INET_DIAG_REQ_BYTECODE;
+	msg.attr.nla_len = (unsigned short)(sizeof msg.attr + len);
+	msg.nlh.nlmsg_len = (uint32_t)(offsetof(__typeof__(msg), bc) + len);
 	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+	msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	msg.nlh.nlmsg_seq = 1;
 	msg.req.sdiag_family = (uint8_t)family;
 	msg.req.sdiag_protocol = IPPROTO_TCP;
 	msg.req.idiag_states = ~0u;
-	msg.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-	msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-	if (family == AF_INET) {
-		const struct sockaddr_in *l = (const void *)local, *r = (const void *)remote;
-		msg.req.id.idiag_sport = l->sin_port;
-		msg.req.id.idiag_dport = r->sin_port;
-		memcpy(msg.req.id.idiag_src, &l->sin_addr, 4);
-		memcpy(msg.req.id.idiag_dst, &r->sin_addr, 4);
-	} else {
-		const struct sockaddr_in6 *l = (const void *)local, *r = (const void *)remote;
-		msg.req.id.idiag_sport = l->sin6_port;
-		msg.req.id.idiag_dport = r->sin6_port;
-		memcpy(msg.req.id.idiag_src, &l->sin6_addr, 16);
-		memcpy(msg.req.id.idiag_dst, &r->sin6_addr, 16);
-	}
 
+	/* recv() is a cancellation point; the socket must not leak through it. */
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	s = REAL(socket)(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (s < 0)
-		return false;
-	if (sendto(s, &msg, sizeof msg, 0, (struct sockaddr *)&nl, sizeof nl) == (ssize_t)sizeof msg &&
-	    (n = recv(s, reply, sizeof reply, 0)) >= (ssize_t)sizeof *h) {
-		/* An answer with the socket: busy.  An error (ENOENT): free. */
-		busy = h->nlmsg_type == SOCK_DIAG_BY_FAMILY;
+	if (s >= 0 && sendto(s, &msg, msg.nlh.nlmsg_len, 0, (struct sockaddr *)&nl,
+	    sizeof nl) == (ssize_t)msg.nlh.nlmsg_len) {
+		while (!done) {
+			ssize_t got = recv(s, reply, sizeof reply, 0);
+			struct nlmsghdr *h = (void *)reply;
+
+			if (got <= 0) {
+				busy = 0;	/* cannot tell */
+				break;
+			}
+			for (size_t left = (size_t)got; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+				const struct inet_diag_msg *m = NLMSG_DATA(h);
+				unsigned port;
+
+				if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+					if (h->nlmsg_type == NLMSG_ERROR)
+						busy = 0;
+					done = true;
+					break;
+				}
+				if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+				    h->nlmsg_len < NLMSG_LENGTH(sizeof *m))
+					continue;
+				port = ntohs(m->id.idiag_sport);
+				if (port - first < n)
+					busy |= 1ull << (port - first);
+			}
+		}
 	}
-	REAL(close)(s);
+	if (s >= 0)
+		REAL(close)(s);
+	(void)pthread_setcancelstate(cancel, NULL);
 	return busy;
 }
 
@@ -328,14 +494,33 @@ check_address(int family, const struct policy_opts *o, const struct sockaddr *sa
 	}
 }
 
+/*
+ * Where this process starts in a pool of `span` ports: an offset drawn
+ * from its pid, then onwards from the last port it took.
+ */
+static unsigned
+pool_start(unsigned span)
+{
+	uint32_t h = (uint32_t)getpid();
+
+	/* A mixing step, so that neighbouring pids land far apart. */
+	h ^= h >> 16;
+	h *= 0x7feb352dU;
+	h ^= h >> 15;
+	h *= 0x846ca68bU;
+	h ^= h >> 16;
+	return (h + __atomic_load_n(&port_cursor, __ATOMIC_RELAXED)) % span;
+}
+
 static int
 connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
-    const struct policy_opts *o)
+    const struct policy_opts *o, const struct sysports *sp)
 {
 	unsigned lo = o->port_lo, hi = o->port_hi, span = hi - lo + 1;
-	unsigned start = __atomic_fetch_add(&port_cursor, 1, __ATOMIC_RELAXED);
+	unsigned start = pool_start(span), window_end = 0, window_first = 0;
 	int one = 1, rc;
 	bool renewed = false;
+	uint64_t busy = 0;
 	struct sockaddr_storage local, probe;
 	socklen_t llen;
 	char addr[80];
@@ -343,12 +528,26 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 	for (unsigned i = 0; i < span; i++) {
 		unsigned port = lo + (start + i) % span;
 
-		local_sockaddr(family, o, port, &local, &llen);
-		check_address(family, o, sa, len, port, &probe);
-		if (tuple_busy(family, (struct sockaddr *)&probe, sa)) {
+		if (port_reserved(sp, port)) {
 			tw_count(port_retries);
 			continue;
 		}
+		if (i >= window_end) {
+			/* The next window: up to the pool's end, never across it. */
+			unsigned n = hi - port + 1;
+
+			if (n > PROBE_WINDOW)
+				n = PROBE_WINDOW;
+			check_address(family, o, sa, len, 0, &probe);
+			busy = window_busy(family, (struct sockaddr *)&probe, sa, port, n);
+			window_first = port;
+			window_end = i + n;
+		}
+		if (busy & (1ull << (port - window_first))) {
+			tw_count(port_retries);
+			continue;
+		}
+		local_sockaddr(family, o, port, &local, &llen);
 		(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		if (REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0) {
 			if (errno == EADDRINUSE || errno == EACCES) {
@@ -366,6 +565,8 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 			i--;
 			continue;
 		}
+		/* The next connect() of this process starts after this port. */
+		__atomic_fetch_add(&port_cursor, i + 1, __ATOMIC_RELAXED);
 		rc = REAL(connect)(fd, sa, len);
 		if (rc == 0 || errno != EADDRNOTAVAIL) {
 			if (rc == 0 || errno == EINPROGRESS)
@@ -452,7 +653,7 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
     const struct policy_opts *o, bool prog_bound)
 {
 	unsigned keys = POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
-	unsigned sys_lo, sys_hi, one = 1, prog_port = 0;
+	unsigned one = 1, prog_port = 0;
 	struct sockaddr_storage local;
 	struct policy_opts forced;
 	socklen_t llen;
@@ -477,8 +678,10 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 
 	if (o->set & POLICY_KEY_BIT(KEY_LOCAL_PORTS)) {
-		system_range(&sys_lo, &sys_hi);
-		if (o->port_lo >= sys_lo && o->port_hi <= sys_hi) {
+		struct sysports local_copy;
+		const struct sysports *sp = system_ports(&local_copy);
+
+		if (o->port_lo >= sp->lo && o->port_hi <= sp->hi) {
 			uint32_t range = o->port_lo | ((uint32_t)o->port_hi << 16);
 
 			if (REAL(setsockopt)(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE,
@@ -494,7 +697,7 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 				return REAL(connect)(fd, sa, len);
 			}
 		}
-		return connect_from_pool(fd, family, sa, len, o);
+		return connect_from_pool(fd, family, sa, len, o, sp);
 	}
 
 	/*
