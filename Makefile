@@ -152,7 +152,7 @@ demo: deps all
 
 $(B)/bench/benchops: tests/bench/benchops.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $<
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $< -lpthread
 
 $(B)/bench/legacy_client_native: examples/legacy_client.c
 	@mkdir -p $(@D)

@@ -32,7 +32,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,138 +179,87 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
 	*len = sizeof *in6;
 }
 
-/* The pool is probed this many ports at a time: one bit each. */
+/*
+ * The pool is probed a window of ports at a time, one bit each: a few
+ * ports first (in a pool with room the first is free), more when they
+ * were taken.
+ */
+#define PROBE_FIRST	4
 #define PROBE_WINDOW	64
-
-/* Append one inet_diag filter instruction; *no is patched once the length is known. */
-static size_t
-bc_op(unsigned char *bc, size_t at, unsigned char code, size_t len)
-{
-	struct inet_diag_bc_op op = { .code = code, .yes = (unsigned char)len, .no = 0 };
-
-	memcpy(bc + at, &op, sizeof op);
-	return at + len;
-}
-
-static size_t
-bc_port(unsigned char *bc, size_t at, unsigned char code, unsigned port)
-{
-	struct inet_diag_bc_op arg = { .no = (unsigned short)port };
-
-	memcpy(bc + at + sizeof arg, &arg, sizeof arg);
-	return bc_op(bc, at, code, 2 * sizeof arg);
-}
-
-static size_t
-bc_host(unsigned char *bc, size_t at, unsigned char code, int family, const void *addr, int port)
-{
-	size_t alen = family == AF_INET ? 4 : 16;
-	struct inet_diag_hostcond hc = { .family = (uint8_t)family,
-	    .prefix_len = (uint8_t)(alen * 8), .port = port };
-
-	memcpy(bc + at + sizeof(struct inet_diag_bc_op), &hc, sizeof hc);
-	memcpy(bc + at + sizeof(struct inet_diag_bc_op) + sizeof hc, addr, alen);
-	return bc_op(bc, at, code, sizeof(struct inet_diag_bc_op) + sizeof hc + alen);
-}
 
 /*
  * Which of the ports first .. first + n - 1 (n <= PROBE_WINDOW) are in use
  * from `local`'s address towards `remote`, TIME_WAIT included: bit i for
- * port first + i.  One sock_diag dump, filtered in the kernel to that
- * destination and those ports, so its length is at most n sockets however
- * many the pool holds.  When it cannot tell, it says free and connect()
+ * port first + i.  One message to sock_diag carries a request for each
+ * exact 4-tuple (a hash lookup each: a dump would walk the kernel's whole
+ * table); the kernel answers each while sending, with the socket (busy)
+ * or an error (free).  When it cannot tell, it says free and connect()
  * decides.
  */
 static uint64_t
 window_busy(int family, const struct sockaddr *local, const struct sockaddr *remote,
     unsigned first, unsigned n)
 {
-	struct {
+	struct request {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
-		struct nlattr attr;
-		unsigned char bc[96];
-	} msg;
+	} msg[PROBE_WINDOW];
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
-	const void *laddr, *raddr;
-	unsigned local_any, rport;
+	/* Each answer is a datagram of its own; its header is all we read. */
+	struct nlmsghdr head[PROBE_WINDOW];
+	struct iovec iov[PROBE_WINDOW];
+	struct mmsghdr mm[PROBE_WINDOW];
 	uint64_t busy = 0;
-	size_t len = 0, ops[4];
-	unsigned nops = 0;
-	long reply[1024];	/* aligned for nlmsghdr */
-	int s, cancel;
-	bool done = false;
+	int s, cancel, got;
 
-	if (family == AF_INET) {
-		const struct sockaddr_in *l = (const void *)local, *r = (const void *)remote;
-		laddr = &l->sin_addr;
-		raddr = &r->sin_addr;
-		local_any = l->sin_addr.s_addr == htonl(INADDR_ANY);
-		rport = ntohs(r->sin_port);
-	} else {
-		const struct sockaddr_in6 *l = (const void *)local, *r = (const void *)remote;
-		laddr = &l->sin6_addr;
-		raddr = &r->sin6_addr;
-		local_any = IN6_IS_ADDR_UNSPECIFIED(&l->sin6_addr);
-		rport = ntohs(r->sin6_port);
-	}
+	memset(msg, 0, n * sizeof msg[0]);
+	for (unsigned i = 0; i < n; i++) {
+		struct inet_diag_req_v2 *r = &msg[i].req;
 
-	memset(&msg, 0, sizeof msg);
-	ops[nops++] = len;
-	len = bc_port(msg.bc, len, INET_DIAG_BC_S_GE, first);
-	ops[nops++] = len;
-	len = bc_port(msg.bc, len, INET_DIAG_BC_S_LE, first + n - 1);
-	ops[nops++] = len;
-	len = bc_host(msg.bc, len, INET_DIAG_BC_D_COND, family, raddr, (int)rport);
-	if (!local_any) {
-		ops[nops++] = len;
-		len = bc_host(msg.bc, len, INET_DIAG_BC_S_COND, family, laddr, -1);
+		msg[i].nlh.nlmsg_len = sizeof msg[i];
+		msg[i].nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		msg[i].nlh.nlmsg_flags = NLM_F_REQUEST;
+		msg[i].nlh.nlmsg_seq = i + 1;
+		r->sdiag_family = (uint8_t)family;
+		r->sdiag_protocol = IPPROTO_TCP;
+		r->idiag_states = ~0u;
+		r->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+		r->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+		r->id.idiag_sport = htons((uint16_t)(first + i));
+		if (family == AF_INET) {
+			const struct sockaddr_in *l = (const void *)local, *rm = (const void *)remote;
+			r->id.idiag_dport = rm->sin_port;
+			memcpy(r->id.idiag_src, &l->sin_addr, 4);
+			memcpy(r->id.idiag_dst, &rm->sin_addr, 4);
+		} else {
+			const struct sockaddr_in6 *l = (const void *)local, *rm = (const void *)remote;
+			r->id.idiag_dport = rm->sin6_port;
+			memcpy(r->id.idiag_src, &l->sin6_addr, 16);
+			memcpy(r->id.idiag_dst, &rm->sin6_addr, 16);
+		}
 	}
-	/* A failed test jumps past the end: the socket is left out. */
-	for (unsigned i = 0; i < nops; i++) {
-		unsigned short no = (unsigned short)(len - ops[i] + 4);
-		memcpy(msg.bc + ops[i] + offsetof(struct inet_diag_bc_op, no), &no, sizeof no);
-	}
-	msg.attr.nla_type = INET_DIAG_REQ_BYTECODE;
-	msg.attr.nla_len = (unsigned short)(sizeof msg.attr + len);
-	msg.nlh.nlmsg_len = (uint32_t)(offsetof(__typeof__(msg), bc) + len);
-	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	msg.nlh.nlmsg_seq = 1;
-	msg.req.sdiag_family = (uint8_t)family;
-	msg.req.sdiag_protocol = IPPROTO_TCP;
-	msg.req.idiag_states = ~0u;
 
 	/* recv() is a cancellation point; the socket must not leak through it. */
 	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	s = REAL(socket)(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (s >= 0 && sendto(s, &msg, msg.nlh.nlmsg_len, 0, (struct sockaddr *)&nl,
-	    sizeof nl) == (ssize_t)msg.nlh.nlmsg_len) {
-		while (!done) {
-			ssize_t got = recv(s, reply, sizeof reply, 0);
-			struct nlmsghdr *h = (void *)reply;
+	if (s >= 0 && sendto(s, msg, n * sizeof msg[0], 0, (struct sockaddr *)&nl,
+	    sizeof nl) == (ssize_t)(n * sizeof msg[0])) {
+		/* Every answer is queued by the time sendto() returns: never wait. */
+		memset(mm, 0, n * sizeof mm[0]);
+		for (unsigned i = 0; i < n; i++) {
+			iov[i].iov_base = &head[i];
+			iov[i].iov_len = sizeof head[i];
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		got = recvmmsg(s, mm, n, MSG_DONTWAIT, NULL);
+		for (int j = 0; j < got; j++) {
+			unsigned i = head[j].nlmsg_seq - 1;
 
-			if (got <= 0) {
-				busy = 0;	/* cannot tell */
-				break;
-			}
-			for (size_t left = (size_t)got; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-				const struct inet_diag_msg *m = NLMSG_DATA(h);
-				unsigned port;
-
-				if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-					if (h->nlmsg_type == NLMSG_ERROR)
-						busy = 0;
-					done = true;
-					break;
-				}
-				if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-				    h->nlmsg_len < NLMSG_LENGTH(sizeof *m))
-					continue;
-				port = ntohs(m->id.idiag_sport);
-				if (port - first < n)
-					busy |= 1ull << (port - first);
-			}
+			/* An answer with the socket: busy.  An error (ENOENT): free. */
+			if (mm[j].msg_len >= sizeof head[j] && i < n &&
+			    head[j].nlmsg_type == SOCK_DIAG_BY_FAMILY)
+				busy |= 1ull << i;
 		}
 	}
 	if (s >= 0)
@@ -518,6 +466,7 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 {
 	unsigned lo = o->port_lo, hi = o->port_hi, span = hi - lo + 1;
 	unsigned start = pool_start(span), window_end = 0, window_first = 0;
+	unsigned window = PROBE_FIRST;
 	int one = 1, rc;
 	bool renewed = false;
 	uint64_t busy = 0;
@@ -536,12 +485,13 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 			/* The next window: up to the pool's end, never across it. */
 			unsigned n = hi - port + 1;
 
-			if (n > PROBE_WINDOW)
-				n = PROBE_WINDOW;
+			if (n > window)
+				n = window;
 			check_address(family, o, sa, len, 0, &probe);
 			busy = window_busy(family, (struct sockaddr *)&probe, sa, port, n);
 			window_first = port;
 			window_end = i + n;
+			window = window * 4 > PROBE_WINDOW ? PROBE_WINDOW : window * 4;
 		}
 		if (busy & (1ull << (port - window_first))) {
 			tw_count(port_retries);

@@ -12,9 +12,15 @@
  *	cycle N		the same with accept4() and close() of the accepted socket
  *			through libc (both ends meet the policy)
  *	lookup N HELD	setsockopt() N times on one of HELD tracked sockets
+ *	pool N PORT	N connects to 127.0.0.1:PORT, each timed: microseconds,
+ *			one a line (the client closes first: its ports stay busy)
+ *	threads T N	T threads, each N times socket() + connect() + close()
+ *			to a listener in-process; prints the seconds taken
  *	hold N		open N TCP sockets and print how much VmRSS grew
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -39,6 +45,94 @@ rss_kb(void)
 	if (f != NULL)
 		fclose(f);
 	return kb;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct sockaddr_in listen_sa;
+static long per_thread;
+
+/* Accept and close through raw system calls: only the clients meet the shim. */
+static void *
+acceptor(void *arg)
+{
+	int l = *(int *)arg;
+
+	for (;;) {
+		int a = (int)syscall(SYS_accept4, l, NULL, NULL, 0);
+		if (a >= 0)
+			syscall(SYS_close, a);
+	}
+	return NULL;
+}
+
+static void *
+client(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < per_thread; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (connect(s, (struct sockaddr *)&listen_sa, sizeof listen_sa) < 0) {
+			perror("benchops: connect");
+			exit(1);
+		}
+		close(s);
+	}
+	return NULL;
+}
+
+static int
+threads(int nthreads, long n)
+{
+	socklen_t len = sizeof listen_sa;
+	pthread_t acc, *tid = calloc((size_t)nthreads, sizeof *tid);
+	int l = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	double t0;
+
+	listen_sa.sin_family = AF_INET;
+	listen_sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (tid == NULL || bind(l, (struct sockaddr *)&listen_sa, sizeof listen_sa) < 0 ||
+	    listen(l, 4096) < 0 || getsockname(l, (struct sockaddr *)&listen_sa, &len) < 0) {
+		perror("benchops: listener");
+		return 1;
+	}
+	pthread_create(&acc, NULL, acceptor, &l);
+	per_thread = n;
+	t0 = now_s();
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&tid[i], NULL, client, NULL);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(tid[i], NULL);
+	printf("%.6f\n", now_s() - t0);
+	return 0;
+}
+
+static int
+pool(long n, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	for (long i = 0; i < n; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		double t0 = now_s();
+
+		if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+			perror("benchops: connect");
+			return 1;
+		}
+		printf("%.1f\n", (now_s() - t0) * 1e6);
+		close(s);
+	}
+	return 0;
 }
 
 int
@@ -113,6 +207,10 @@ main(int argc, char **argv)
 		}
 		for (long i = 0; i < n; i++)
 			setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	} else if (strcmp(op, "pool") == 0) {
+		return pool(n, argc > 3 ? atoi(argv[3]) : 9100);
+	} else if (strcmp(op, "threads") == 0) {
+		return threads(atoi(argv[2]), argc > 3 ? atol(argv[3]) : 1000);
 	} else {
 		fprintf(stderr, "benchops: unknown op %s\n", op);
 		return 2;
