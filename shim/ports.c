@@ -18,10 +18,12 @@
  *   port is tried.  A used-up range fails with EADDRNOTAVAIL, as an
  *   exhausted system range does.
  *
- * Like the kernel's own picker, each process starts its search at an
- * offset of its own (so short-lived processes do not all walk the ports
- * the ones before them left in TIME_WAIT), and ports in
- * ip_local_reserved_ports are never handed out.
+ * Each process walks the pool from an offset and with a stride of its own,
+ * both drawn from its pid: short-lived processes do not all walk the ports
+ * the ones before them left in TIME_WAIT, and the ports taken do not pile
+ * up into runs that every later search has to cross (as they would if all
+ * walked one port after the other).  As in the kernel's own picker, ports
+ * in ip_local_reserved_ports are never handed out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -181,16 +183,15 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
 
 /*
  * The pool is probed a window of ports at a time, one bit each: a few
- * ports first (in a pool with room the first is free), more when they
- * were taken.
+ * ports first (in a pool with room the first is free), many more when
+ * they were all taken.
  */
-#define PROBE_FIRST	4
+#define PROBE_FIRST	8
 #define PROBE_WINDOW	64
 
 /*
- * Which of the ports first .. first + n - 1 (n <= PROBE_WINDOW) are in use
- * from `local`'s address towards `remote`, TIME_WAIT included: bit i for
- * port first + i.  One message to sock_diag carries a request for each
+ * Which of ports[0 .. n - 1] (n <= PROBE_WINDOW) are in use from `local`'s
+ * address towards `remote`, TIME_WAIT included: bit i for ports[i].  One message to sock_diag carries a request for each
  * exact 4-tuple (a hash lookup each: a dump would walk the kernel's whole
  * table); the kernel answers each while sending, with the socket (busy)
  * or an error (free).  When it cannot tell, it says free and connect()
@@ -198,7 +199,7 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
  */
 static uint64_t
 window_busy(int family, const struct sockaddr *local, const struct sockaddr *remote,
-    unsigned first, unsigned n)
+    const uint16_t *ports, unsigned n)
 {
 	struct request {
 		struct nlmsghdr nlh;
@@ -225,7 +226,7 @@ window_busy(int family, const struct sockaddr *local, const struct sockaddr *rem
 		r->idiag_states = ~0u;
 		r->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
 		r->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-		r->id.idiag_sport = htons((uint16_t)(first + i));
+		r->id.idiag_sport = htons(ports[i]);
 		if (family == AF_INET) {
 			const struct sockaddr_in *l = (const void *)local, *rm = (const void *)remote;
 			r->id.idiag_dport = rm->sin_port;
@@ -442,12 +443,24 @@ check_address(int family, const struct policy_opts *o, const struct sockaddr *sa
 	}
 }
 
-/*
- * Where this process starts in a pool of `span` ports: an offset drawn
- * from its pid, then onwards from the last port it took.
- */
 static unsigned
-pool_start(unsigned span)
+gcd(unsigned a, unsigned b)
+{
+	while (b != 0) {
+		unsigned t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * How this process walks a pool of `span` ports: the offset of its next
+ * search (drawn from its pid, then onwards from the last port it took)
+ * and a stride prime to span, so that the walk meets every port once.
+ */
+static void
+pool_walk(unsigned span, unsigned *start, unsigned *stride)
 {
 	uint32_t h = (uint32_t)getpid();
 
@@ -457,7 +470,10 @@ pool_start(unsigned span)
 	h ^= h >> 15;
 	h *= 0x846ca68bU;
 	h ^= h >> 16;
-	return (h + __atomic_load_n(&port_cursor, __ATOMIC_RELAXED)) % span;
+	*start = (h + __atomic_load_n(&port_cursor, __ATOMIC_RELAXED)) % span;
+	*stride = 1 + (h >> 8) % span;
+	while (gcd(*stride, span) != 1)
+		(*stride)++;
 }
 
 static int
@@ -465,35 +481,36 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
     const struct policy_opts *o, const struct sysports *sp)
 {
 	unsigned lo = o->port_lo, hi = o->port_hi, span = hi - lo + 1;
-	unsigned start = pool_start(span), window_end = 0, window_first = 0;
-	unsigned window = PROBE_FIRST;
+	unsigned start, stride, window_start = 0, window_end = 0, window = PROBE_FIRST;
 	int one = 1, rc;
 	bool renewed = false;
 	uint64_t busy = 0;
+	uint16_t ports[PROBE_WINDOW];
 	struct sockaddr_storage local, probe;
 	socklen_t llen;
 	char addr[80];
 
+	pool_walk(span, &start, &stride);
 	for (unsigned i = 0; i < span; i++) {
-		unsigned port = lo + (start + i) % span;
+		unsigned port = lo + (unsigned)((start + (uint64_t)i * stride) % span);
 
 		if (port_reserved(sp, port)) {
 			tw_count(port_retries);
 			continue;
 		}
 		if (i >= window_end) {
-			/* The next window: up to the pool's end, never across it. */
-			unsigned n = hi - port + 1;
+			/* The next window: the ports of the walk from here. */
+			unsigned n = span - i < window ? span - i : window;
 
-			if (n > window)
-				n = window;
+			for (unsigned j = 0; j < n; j++)
+				ports[j] = (uint16_t)(lo + (start + (uint64_t)(i + j) * stride) % span);
 			check_address(family, o, sa, len, 0, &probe);
-			busy = window_busy(family, (struct sockaddr *)&probe, sa, port, n);
-			window_first = port;
+			busy = window_busy(family, (struct sockaddr *)&probe, sa, ports, n);
+			window_start = i;
 			window_end = i + n;
-			window = window * 4 > PROBE_WINDOW ? PROBE_WINDOW : window * 4;
+			window = PROBE_WINDOW;
 		}
-		if (busy & (1ull << (port - window_first))) {
+		if (busy & (1ull << (i - window_start))) {
 			tw_count(port_retries);
 			continue;
 		}
@@ -516,7 +533,7 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 			continue;
 		}
 		/* The next connect() of this process starts after this port. */
-		__atomic_fetch_add(&port_cursor, i + 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&port_cursor, (i + 1) % span * stride % span, __ATOMIC_RELAXED);
 		rc = REAL(connect)(fd, sa, len);
 		if (rc == 0 || errno != EADDRNOTAVAIL) {
 			if (rc == 0 || errno == EINPROGRESS)
