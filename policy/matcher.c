@@ -12,14 +12,21 @@
 void
 policy_bind_program(struct policy *p, const char *program)
 {
+	bool changed = false;
+
 	for (size_t i = 0; i < p->nsections; i++) {
 		struct section *s = &p->sections[i];
-
-		s->active = s->program == NULL ||
+		bool active = s->program == NULL ||
 		    (program != NULL && fnmatch(s->program, program, 0) == 0);
+
+		changed |= active != s->active;
+		s->active = active;
 	}
-	policy_index_free(p->index);
-	p->index = policy_index_build(p);
+	/* Parsing binds once without a program; most policies name none. */
+	if (changed || p->index == NULL) {
+		policy_index_free(p->index);
+		p->index = policy_index_build(p);
+	}
 }
 
 unsigned
