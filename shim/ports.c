@@ -34,6 +34,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,30 @@
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
+
+/*
+ * The shim's own descriptors (the sock_diag and routing sockets, a
+ * replacement socket) live between calls that are cancellation points: a
+ * pthread_cancel() acting there would leak them.  Cancellation waits
+ * while the shim holds one, and acts at the program's own connect().
+ */
+static int
+hold_cancel(void)
+{
+	int old = PTHREAD_CANCEL_ENABLE;
+
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static void
+release_cancel(int old)
+{
+	(void)pthread_setcancelstate(old, NULL);
+}
 
 static unsigned port_cursor;
 
@@ -76,6 +101,7 @@ static int sysports_state;	/* 0: not read, 1: being stored, 2: stored */
 static ssize_t
 read_small_file(const char *path, char *buf, size_t size)
 {
+	int cancel = hold_cancel();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = -1;
 
@@ -83,6 +109,7 @@ read_small_file(const char *path, char *buf, size_t size)
 		n = read(fd, buf, size - 1);
 		REAL(close)(fd);
 	}
+	release_cancel(cancel);
 	buf[n > 0 ? n : 0] = '\0';
 	return n;
 }
@@ -191,11 +218,11 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
 
 /*
  * Which of ports[0 .. n - 1] (n <= PROBE_WINDOW) are in use from `local`'s
- * address towards `remote`, TIME_WAIT included: bit i for ports[i].  One message to sock_diag carries a request for each
- * exact 4-tuple (a hash lookup each: a dump would walk the kernel's whole
- * table); the kernel answers each while sending, with the socket (busy)
- * or an error (free).  When it cannot tell, it says free and connect()
- * decides.
+ * address towards `remote`, TIME_WAIT included: bit i for ports[i].  One
+ * message to sock_diag carries a request for each exact 4-tuple (a hash
+ * lookup each: a dump would walk the kernel's whole table); the kernel
+ * answers each while sending, with the socket (busy) or an error (free).
+ * When it cannot tell, it says free and connect() decides.
  */
 static uint64_t
 window_busy(int family, const struct sockaddr *local, const struct sockaddr *remote,
@@ -241,7 +268,7 @@ window_busy(int family, const struct sockaddr *local, const struct sockaddr *rem
 	}
 
 	/* recv() is a cancellation point; the socket must not leak through it. */
-	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	cancel = hold_cancel();
 	s = REAL(socket)(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (s >= 0 && sendto(s, msg, n * sizeof msg[0], 0, (struct sockaddr *)&nl,
 	    sizeof nl) == (ssize_t)(n * sizeof msg[0])) {
@@ -265,27 +292,66 @@ window_busy(int family, const struct sockaddr *local, const struct sockaddr *rem
 	}
 	if (s >= 0)
 		REAL(close)(s);
-	(void)pthread_setcancelstate(cancel, NULL);
+	release_cancel(cancel);
 	return busy;
 }
 
-/* Options a program may have set before connect(), carried to a fresh socket. */
-static const struct { int level, name; socklen_t size; } carried[] = {
-	{ SOL_SOCKET, SO_REUSEADDR, sizeof(int) }, { SOL_SOCKET, SO_REUSEPORT, sizeof(int) },
-	{ SOL_SOCKET, SO_KEEPALIVE, sizeof(int) }, { SOL_SOCKET, SO_PRIORITY, sizeof(int) },
-	{ SOL_SOCKET, SO_MARK, sizeof(int) }, { SOL_SOCKET, SO_OOBINLINE, sizeof(int) },
-	{ SOL_SOCKET, SO_LINGER, sizeof(struct linger) },
-	{ SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval) },
-	{ SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval) },
-	{ SOL_SOCKET, SO_BINDTODEVICE, IFNAMSIZ },
-	{ IPPROTO_TCP, TCP_NODELAY, sizeof(int) }, { IPPROTO_TCP, TCP_KEEPIDLE, sizeof(int) },
-	{ IPPROTO_TCP, TCP_KEEPINTVL, sizeof(int) }, { IPPROTO_TCP, TCP_KEEPCNT, sizeof(int) },
-	{ IPPROTO_TCP, TCP_USER_TIMEOUT, sizeof(int) }, { IPPROTO_TCP, TCP_LINGER2, sizeof(int) },
-	{ IPPROTO_TCP, TCP_MAXSEG, sizeof(int) }, { IPPROTO_TCP, TCP_QUICKACK, sizeof(int) },
-	{ IPPROTO_TCP, TCP_CONGESTION, 16 },
-	{ IPPROTO_IP, IP_TOS, sizeof(int) }, { IPPROTO_IPV6, IPV6_V6ONLY, sizeof(int) },
-	{ IPPROTO_IPV6, IPV6_TCLASS, sizeof(int) },
+/*
+ * The options a fresh socket takes over from the one it replaces, each
+ * only where it differs from a fresh socket's own value (TCP_MAXSEG reads
+ * 536 on any unconnected socket: copying it would cap the segment size).
+ * twshim.conf(5) lists the same options, in the same order; keep the two
+ * in step.  Options that cannot be read back (socket filters, TCP_MD5SIG
+ * keys, TCP_ULP) are not kept.
+ */
+static const struct { int level, name; } carried[] = {
+	{ SOL_SOCKET, SO_REUSEADDR }, { SOL_SOCKET, SO_REUSEPORT },
+	{ SOL_SOCKET, SO_KEEPALIVE }, { SOL_SOCKET, SO_LINGER },
+	{ SOL_SOCKET, SO_OOBINLINE }, { SOL_SOCKET, SO_DONTROUTE },
+	{ SOL_SOCKET, SO_PRIORITY }, { SOL_SOCKET, SO_MARK },
+	{ SOL_SOCKET, SO_BINDTODEVICE }, { SOL_SOCKET, SO_RCVLOWAT },
+	{ SOL_SOCKET, SO_RCVTIMEO }, { SOL_SOCKET, SO_SNDTIMEO },
+	{ SOL_SOCKET, SO_ZEROCOPY }, { SOL_SOCKET, SO_MAX_PACING_RATE },
+	{ SOL_SOCKET, SO_BUSY_POLL }, { SOL_SOCKET, SO_INCOMING_CPU },
+	{ SOL_SOCKET, SO_TIMESTAMP }, { SOL_SOCKET, SO_TIMESTAMPNS },
+	{ IPPROTO_TCP, TCP_NODELAY }, { IPPROTO_TCP, TCP_CORK },
+	{ IPPROTO_TCP, TCP_MAXSEG }, { IPPROTO_TCP, TCP_KEEPIDLE },
+	{ IPPROTO_TCP, TCP_KEEPINTVL }, { IPPROTO_TCP, TCP_KEEPCNT },
+	{ IPPROTO_TCP, TCP_SYNCNT }, { IPPROTO_TCP, TCP_USER_TIMEOUT },
+	{ IPPROTO_TCP, TCP_LINGER2 }, { IPPROTO_TCP, TCP_QUICKACK },
+	{ IPPROTO_TCP, TCP_CONGESTION }, { IPPROTO_TCP, TCP_NOTSENT_LOWAT },
+	{ IPPROTO_TCP, TCP_WINDOW_CLAMP }, { IPPROTO_TCP, TCP_FASTOPEN_CONNECT },
+	{ IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS }, { IPPROTO_TCP, TCP_INQ },
+	{ IPPROTO_TCP, TCP_TX_DELAY },
+	{ IPPROTO_IP, IP_TOS }, { IPPROTO_IP, IP_TTL },
+	{ IPPROTO_IP, IP_FREEBIND }, { IPPROTO_IP, IP_TRANSPARENT },
+	{ IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT }, { IPPROTO_IP, IP_LOCAL_PORT_RANGE },
+	{ IPPROTO_IP, IP_MTU_DISCOVER }, { IPPROTO_IP, IP_RECVERR },
+	{ IPPROTO_IPV6, IPV6_V6ONLY }, { IPPROTO_IPV6, IPV6_TCLASS },
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS }, { IPPROTO_IPV6, IPV6_FREEBIND },
+	{ IPPROTO_IPV6, IPV6_TRANSPARENT }, { IPPROTO_IPV6, IPV6_MTU_DISCOVER },
+	{ IPPROTO_IPV6, IPV6_RECVERR }, { IPPROTO_IPV6, IPV6_ADDR_PREFERENCES },
+	{ IPPROTO_IPV6, IPV6_AUTOFLOWLABEL },
 };
+
+/* Give fresh every option of carried[] whose value on fd is not the default. */
+static void
+carry_options(int fd, int fresh)
+{
+	unsigned char v[64], def[64];
+	socklen_t len, dlen;
+
+	for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++) {
+		len = sizeof v;
+		dlen = sizeof def;
+		if (getsockopt(fd, carried[i].level, carried[i].name, v, &len) < 0)
+			continue;	/* not this family's, or an older kernel */
+		if (getsockopt(fresh, carried[i].level, carried[i].name, def, &dlen) == 0 &&
+		    dlen == len && memcmp(v, def, len) == 0)
+			continue;
+		(void)REAL(setsockopt)(fresh, carried[i].level, carried[i].name, v, len);
+	}
+}
 
 /*
  * Put a fresh socket, with the old one's options and flags, under fd.
@@ -296,18 +362,13 @@ static int
 replace_socket(int fd, int family, bool bufs)
 {
 	static const int buf_opts[] = { SO_RCVBUF, SO_SNDBUF };
-	unsigned char v[64];
 	socklen_t len;
 	int fresh, fl, fdfl;
 
 	fresh = REAL(socket)(family, SOCK_STREAM, IPPROTO_TCP);
 	if (fresh < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++) {
-		len = carried[i].size;
-		if (getsockopt(fd, carried[i].level, carried[i].name, v, &len) == 0 && len > 0)
-			(void)REAL(setsockopt)(fresh, carried[i].level, carried[i].name, v, len);
-	}
+	carry_options(fd, fresh);
 	for (size_t i = 0; bufs && i < 2; i++) {
 		int size;
 
@@ -371,12 +432,17 @@ replaceable(int fd, bool *bufs)
 static bool
 renew_socket(int fd, int family)
 {
-	bool bufs;
+	bool bufs, done;
+	int cancel;
 
-	if (!replaceable(fd, &bufs) || replace_socket(fd, family, bufs) < 0)
+	if (!replaceable(fd, &bufs))
 		return false;
-	refresh_cookie(fd);
-	return true;
+	cancel = hold_cancel();
+	done = replace_socket(fd, family, bufs) == 0;
+	release_cancel(cancel);
+	if (done)
+		refresh_cookie(fd);
+	return done;
 }
 
 /*
@@ -406,21 +472,22 @@ route_source(int family, const struct sockaddr *sa, socklen_t len,
     struct sockaddr_storage *src)
 {
 	socklen_t slen = sizeof *src;
-	int u;
+	int u, cancel;
+	bool routed;
 
 	if (route_cache.len != 0 && same_host((struct sockaddr *)&route_cache.dst, sa)) {
 		*src = route_cache.src;
 		return true;
 	}
+	cancel = hold_cancel();
 	u = REAL(socket)(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (u < 0)
-		return false;
-	if (REAL(connect)(u, sa, len) < 0 ||
-	    getsockname(u, (struct sockaddr *)src, &slen) < 0) {
+	routed = u >= 0 && REAL(connect)(u, sa, len) == 0 &&
+	    getsockname(u, (struct sockaddr *)src, &slen) == 0;
+	if (u >= 0)
 		REAL(close)(u);
+	release_cancel(cancel);
+	if (!routed)
 		return false;
-	}
-	REAL(close)(u);
 	memcpy(&route_cache.dst, sa, len);
 	route_cache.src = *src;
 	route_cache.len = len;
@@ -615,6 +682,21 @@ address_fits(int fd, int family, const struct policy_opts *o, const struct socka
 	return src_v4 == dst_v4;
 }
 
+/*
+ * Whether sa is a whole address of the socket's own family.  Anything else
+ * (an IPv4 address on an IPv6 socket, a short length) is the kernel's to
+ * refuse, before the shim reads it or binds anything.
+ */
+static bool
+address_complete(int family, const struct sockaddr *sa, socklen_t len)
+{
+	if (len < (socklen_t)sizeof(sa_family_t) || sa->sa_family != family)
+		return false;
+	if (family == AF_INET)
+		return len >= (socklen_t)sizeof(struct sockaddr_in);
+	return family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6);
+}
+
 static int
 ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
     const struct policy_opts *o, bool prog_bound)
@@ -628,7 +710,7 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 
 	if (!(o->set & keys) || (prog_bound && !(o->set & o->forced & keys)))
 		return REAL(connect)(fd, sa, len);
-	if ((family = tw_socket_family(fd)) < 0)
+	if ((family = tw_socket_family(fd)) < 0 || !address_complete(family, sa, len))
 		return REAL(connect)(fd, sa, len);
 	if (!address_fits(fd, family, o, sa)) {
 		char addr[80];
