@@ -213,7 +213,7 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
  * ports first (in a pool with room the first is free), many more when
  * they were all taken.
  */
-#define PROBE_FIRST	8
+#define PROBE_FIRST	16
 #define PROBE_WINDOW	64
 
 /*

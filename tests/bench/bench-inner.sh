@@ -185,32 +185,41 @@ printf '  start-up, wall clock (median): %d us with 2 sections, %d us with 10000
 echo
 
 # ---- 7. the private port pool as it fills ----
+# Ports are busy per destination: towards one listener the pool is first
+# filled to 85%, towards another it starts empty, and connects to the two
+# alternate, so both figures come from the same moments.
 echo "7. connect() through a 1000-port local_ports pool outside the system range, tcp_tw_reuse = 0"
-echo "   (median microseconds of connect(); the client closes first, so each port stays in TIME_WAIT)"
+echo "   (median microseconds of 100 connect()s each, alternating between a destination whose"
+echo "   4-tuples fill the pool from 0% and one from 85%; the client closes first: TIME_WAIT stays)"
 unshare -n sh -c '
 	ip link set lo up
 	sysctl -qw net.ipv4.ip_local_port_range="40000 49999"
 	sysctl -qw net.ipv4.tcp_tw_reuse=0
-	"$0/examples/legacy_server" 9300 >/dev/null & s1=$!
-	"$0/examples/legacy_server" 9301 >/dev/null & s2=$!
-	"$0/examples/legacy_server" 9302 >/dev/null & s3=$!
+	pids=
+	for p in 9300 9301 9302 9303 9304; do
+		"$0/examples/legacy_server" $p >/dev/null &
+		pids="$pids $!"
+	done
 	sleep 0.3
 	med() { sort -n | awk "{ a[NR] = \$1 } END { print a[int((NR + 1) / 2)] }"; }
 	P="[client *];close = normal;local_ports = 30000-30999"
-	"$0/bench/benchops" pool 950 9302 >"$1/bare"
-	env LD_PRELOAD="$0/libtwshim.so" TWSHIM_POLICY_TEXT="$P" "$0/bench/benchops" pool 950 9300 >"$1/one"
+	run() { env LD_PRELOAD="$0/libtwshim.so" TWSHIM_POLICY_TEXT="$P" "$0/bench/benchops" pool "$@"; }
+	run 100 9300 9301 850 >"$1/one"
+	for i in $(seq 1 850); do run 1 9303 >/dev/null; done
 	: >"$1/many"
-	for i in $(seq 1 950); do
-		env LD_PRELOAD="$0/libtwshim.so" TWSHIM_POLICY_TEXT="$P" "$0/bench/benchops" pool 1 9301 >>"$1/many"
+	for i in $(seq 1 100); do
+		run 1 9302 >>"$1/many"
+		run 1 9303 | sed "s/^a/b/" >>"$1/many"
 	done
+	"$0/bench/benchops" pool 100 9304 >"$1/bare"
 	printf "  %-42s %10s %10s %7s\n" "" "0-10% full" "85-95%" ratio
 	for f in one many; do
-		a=$(sed -n 1,100p "$1/$f" | med); b=$(sed -n 851,950p "$1/$f" | med)
-		[ $f = one ] && label="one process, 950 connects" || label="950 processes, one connect each"
+		a=$(sed -n "s/^a //p" "$1/$f" | med); b=$(sed -n "s/^b //p" "$1/$f" | med)
+		[ $f = one ] && label="one process, 1050 connects" || label="1050 processes, one connect each"
 		printf "  %-42s %10s %10s %7s\n" "$label" "$a" "$b" "$(echo "$b $a" | awk "{ printf \"%.2f\", \$1 / \$2 }")"
 	done
-	printf "  %-42s %10s\n" "bare, the system range (no pool)" "$(med <"$1/bare")"
-	kill $s1 $s2 $s3' "$B" "$SWDIR"
+	printf "  %-42s %10s\n" "bare, the system range (no pool)" "$(sed -n "s/^a //p" "$1/bare" | med)"
+	kill $pids' "$B" "$SWDIR"
 echo
 
 # ---- 8. many threads ----

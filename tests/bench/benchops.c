@@ -12,8 +12,11 @@
  *	cycle N		the same with accept4() and close() of the accepted socket
  *			through libc (both ends meet the policy)
  *	lookup N HELD	setsockopt() N times on one of HELD tracked sockets
- *	pool N PORT	N connects to 127.0.0.1:PORT, each timed: microseconds,
- *			one a line (the client closes first: its ports stay busy)
+ *	pool N PORT [PORT2 FILL]
+ *			N connects to 127.0.0.1:PORT, each timed ("a US" a line;
+ *			the client closes first, so its ports stay busy); with
+ *			PORT2, FILL untimed connects to it first, then one timed
+ *			("b US") after each of the N
  *	threads T N	T threads, each N times socket() + connect() + close()
  *			to a listener in-process; prints the seconds taken
  *	hold N		open N TCP sockets and print how much VmRSS grew
@@ -115,22 +118,46 @@ threads(int nthreads, long n)
 	return 0;
 }
 
-static int
-pool(long n, int port)
+/* connect() to 127.0.0.1:port and close first; the microseconds connect() took, or -1. */
+static double
+timed_connect(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	double t0 = now_s(), us;
 
-	for (long i = 0; i < n; i++) {
-		int s = socket(AF_INET, SOCK_STREAM, 0);
-		double t0 = now_s();
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		perror("benchops: connect");
+		return -1;
+	}
+	us = (now_s() - t0) * 1e6;
+	close(s);
+	return us;
+}
 
-		if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-			perror("benchops: connect");
+/*
+ * pool N PORT [PORT2 FILL]: FILL untimed connects to PORT2 first, then N
+ * rounds of a timed connect to PORT ("a US") and, with PORT2, one to it
+ * ("b US"): the two destinations' 4-tuples fill apart, interleaved.
+ */
+static int
+pool(long n, int port, int port2, long fill)
+{
+	double a, b;
+
+	for (long i = 0; i < fill; i++)
+		if (timed_connect(port2) < 0)
 			return 1;
+	for (long i = 0; i < n; i++) {
+		if ((a = timed_connect(port)) < 0)
+			return 1;
+		printf("a %.1f\n", a);
+		if (port2 > 0) {
+			if ((b = timed_connect(port2)) < 0)
+				return 1;
+			printf("b %.1f\n", b);
 		}
-		printf("%.1f\n", (now_s() - t0) * 1e6);
-		close(s);
 	}
 	return 0;
 }
@@ -208,7 +235,8 @@ main(int argc, char **argv)
 		for (long i = 0; i < n; i++)
 			setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	} else if (strcmp(op, "pool") == 0) {
-		return pool(n, argc > 3 ? atoi(argv[3]) : 9100);
+		return pool(n, argc > 3 ? atoi(argv[3]) : 9100, argc > 5 ? atoi(argv[4]) : 0,
+		    argc > 5 ? atol(argv[5]) : 0);
 	} else if (strcmp(op, "threads") == 0) {
 		return threads(atoi(argv[2]), argc > 3 ? atol(argv[3]) : 1000);
 	} else {
