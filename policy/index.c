@@ -70,15 +70,17 @@ setters_add(struct setters *st, uint32_t i, uint32_t keys)
 		st->sec[__builtin_ctz(fresh)] = i;
 }
 
+/* best[k] counts only for the keys in *found. */
 static void
-setters_merge(const struct setters *st, uint32_t best[KEY_COUNT])
+setters_merge(const struct setters *st, uint32_t best[KEY_COUNT], uint32_t *found)
 {
 	for (uint32_t keys = st->keys; keys != 0; keys &= keys - 1) {
 		int k = __builtin_ctz(keys);
 
-		if (st->sec[k] < best[k])
+		if (!(*found & POLICY_KEY_BIT(k)) || st->sec[k] < best[k])
 			best[k] = st->sec[k];
 	}
+	*found |= st->keys;
 }
 
 static int
@@ -351,11 +353,11 @@ policy_index_build(const struct policy *p)
 }
 
 static void
-lookup_bucket(const struct bucket *b, unsigned port, uint32_t best[KEY_COUNT])
+lookup_bucket(const struct bucket *b, unsigned port, uint32_t best[KEY_COUNT], uint32_t *found)
 {
-	setters_merge(&b->any_port, best);
+	setters_merge(&b->any_port, best, found);
 	if (b->nspans > 0)
-		setters_merge(span_of(b, port), best);
+		setters_merge(span_of(b, port), best, found);
 }
 
 static const struct bucket *
@@ -379,24 +381,24 @@ find_bucket(const struct prefix_group *g, const unsigned char *addr)
 	return NULL;
 }
 
-void
+uint32_t
 policy_index_lookup(const struct policy_index *ix, enum policy_role role, int family,
     const unsigned char *addr, unsigned port, uint32_t best[KEY_COUNT])
 {
 	const struct role_index *ri = &ix->role[role];
+	uint32_t found = 0;
 
-	for (int k = 0; k < KEY_COUNT; k++)
-		best[k] = NO_SECTION;
 	if (family == 0) {	/* nothing known: only a bare '*' */
-		setters_merge(&ri->any.any_port, best);
-		return;
+		setters_merge(&ri->any.any_port, best, &found);
+		return found;
 	}
-	lookup_bucket(&ri->any, port, best);
+	lookup_bucket(&ri->any, port, best, &found);
 	for (size_t g = 0; g < ri->ngroups[family_slot(family)]; g++) {
 		const struct prefix_group *pg = &ri->groups[family_slot(family)][g];
 		const struct bucket *b;
 
 		if ((b = find_bucket(pg, addr)) != NULL)
-			lookup_bucket(b, port, best);
+			lookup_bucket(b, port, best, &found);
 	}
+	return found;
 }

@@ -195,16 +195,18 @@ policy_match(const struct policy *p, enum policy_role role, const struct sockadd
 {
 	unsigned char addr[16] = { 0 };
 	unsigned port = 0;
-	int family;
-	uint32_t best[KEY_COUNT];
+	int family, n = 0;
+	uint32_t best[KEY_COUNT], found;
 
 	if (p->index == NULL)
 		return policy_match_linear(p, role, sa, salen, out);
 	family = normalize(sa, salen, addr, &port);
-	policy_index_lookup(p->index, role, family, addr, port, best);
+	found = policy_index_lookup(p->index, role, family, addr, port, best);
 	memset(out, 0, sizeof *out);
-	for (int k = 0; k < KEY_COUNT; k++)
-		if (best[k] != NO_SECTION)
-			take(out, &p->sections[best[k]], (enum policy_key)k);
-	return __builtin_popcount(out->set);
+	for (uint32_t keys = found; keys != 0; keys &= keys - 1, n++) {
+		int k = __builtin_ctz(keys);
+
+		take(out, &p->sections[best[k]], (enum policy_key)k);
+	}
+	return n;
 }

@@ -44,8 +44,11 @@ struct policy {
 #define NO_SECTION	UINT32_MAX
 struct policy_index *policy_index_build(const struct policy *p);
 void policy_index_free(struct policy_index *ix);
-/* best[k]: the first matching section that sets key k, or NO_SECTION. */
-void policy_index_lookup(const struct policy_index *ix, enum policy_role role, int family,
+/*
+ * Returns POLICY_KEY_BIT(k) for each key some matching section sets, and
+ * best[k] for each of them: the first such section.
+ */
+uint32_t policy_index_lookup(const struct policy_index *ix, enum policy_role role, int family,
     const unsigned char *addr, unsigned port, uint32_t best[KEY_COUNT]);
 
 /* matcher.c: the plain scan in file order, which the index must agree with. */
