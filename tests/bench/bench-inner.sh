@@ -160,17 +160,15 @@ cyc() {	# cyc POLICY: instructions per cycle
 one=$(cyc "$SWDIR/small.conf"); big=$(cyc "$SWDIR/big.conf")
 printf '  instructions per cycle: %d with 2 sections, %d with 10000: ratio %s\n' "$one" "$big" \
     "$(echo "$big $one" | awk '{ printf "%.2f", $1 / $2 }')"
-: >"$SWDIR/c1"; : >"$SWDIR/c2"; : >"$SWDIR/s1"; : >"$SWDIR/s2"
 ns() { date +%s%N; }
+: >"$SWDIR/csmall"; : >"$SWDIR/cbig"; : >"$SWDIR/ssmall"; : >"$SWDIR/sbig"
 for r in $(seq 1 "$ROUNDS"); do
 	for conf in small big; do
 		t0=$(ns)
 		env LD_PRELOAD="$LIB" TWSHIM_POLICY="$SWDIR/$conf.conf" "$OPS" cycle 0
-		t1=$(ns)
-		env LD_PRELOAD="$LIB" TWSHIM_POLICY="$SWDIR/$conf.conf" "$OPS" cycle 2000
-		t2=$(ns)
-		echo $(((t1 - t0) / 1000)) >>"$SWDIR/s$conf"
-		echo $(((t2 - t1 - (t1 - t0)) / 2000)) >>"$SWDIR/c$conf"
+		echo $((($(ns) - t0) / 1000)) >>"$SWDIR/s$conf"
+		env LD_PRELOAD="$LIB" TWSHIM_POLICY="$SWDIR/$conf.conf" "$OPS" cycle 2000 time \
+		    >>"$SWDIR/c$conf"
 	done
 done
 cs=$(median <"$SWDIR/csmall"); cb=$(median <"$SWDIR/cbig")
@@ -224,24 +222,28 @@ echo
 
 # ---- 8. many threads ----
 echo "8. N threads, each socket()+connect()+close() to a listener in-process, rule [client 127.0.0.0/8] nodelay = yes"
-echo "   (median seconds for 8000 connections in all, $ROUNDS interleaved rounds; waiting: time threads spent"
-echo "   waiting for the shim's locks, from a build that measures it, as a share of the threads' time)"
+echo "   (median seconds for 8000 connections in all, $ROUNDS interleaved rounds; waits and waiting: how"
+echo "   often and how long threads waited for the shim's locks, as a share of the threads' time, from a"
+echo "   build that measures it, run in the same rounds; medians)"
 printf '  %-10s %9s %9s %7s %9s %9s\n' threads bare twshim ratio waits waiting
 cores=$(nproc)
 for t in $(printf '%s\n' 1 2 "$cores" $((4 * cores)) | sort -nu); do
-	: >"$SWDIR/tb"; : >"$SWDIR/ts"
+	: >"$SWDIR/tb"; : >"$SWDIR/ts"; : >"$SWDIR/tw"; : >"$SWDIR/tn"
 	for r in $(seq 1 "$ROUNDS"); do
 		"$OPS" threads "$t" $((8000 / t)) >>"$SWDIR/tb"
 		env LD_PRELOAD="$LIB" TWSHIM_POLICY_TEXT='[client 127.0.0.0/8];nodelay = yes' \
 		    "$OPS" threads "$t" $((8000 / t)) >>"$SWDIR/ts"
+		spin=$(env LD_PRELOAD="$B/bench/libtwshim-spin.so" \
+		    TWSHIM_POLICY_TEXT='[client 127.0.0.0/8];nodelay = yes' \
+		    "$OPS" threads "$t" $((8000 / t)) 2>&1 >"$SWDIR/tspin" | sed -n 's/^twshim-spin: //p')
+		echo "$spin" | awk '{ print $4 }' >>"$SWDIR/tn"
+		echo "$(echo "$spin" | awk '{ print $6 }') $(cat "$SWDIR/tspin") $t" |
+		    awk '{ printf "%.2f\n", 100 * $1 / 1e9 / ($2 * $3) }' >>"$SWDIR/tw"
 	done
 	tb=$(median <"$SWDIR/tb"); ts=$(median <"$SWDIR/ts")
-	spin=$(env LD_PRELOAD="$B/bench/libtwshim-spin.so" TWSHIM_POLICY_TEXT='[client 127.0.0.0/8];nodelay = yes' \
-	    "$OPS" threads "$t" $((8000 / t)) 2>&1 >"$SWDIR/tspin" | sed -n 's/^twshim-spin: //p')
-	waits=$(echo "$spin" | awk '{ print $4 }'); wns=$(echo "$spin" | awk '{ print $6 }')
 	printf '  %-10s %9s %9s %7s %9s %8s%%\n' "$t" "$tb" "$ts" \
-	    "$(echo "$ts $tb" | awk '{ printf "%.3f", $1 / $2 }')" "$waits" \
-	    "$(echo "$wns $(cat "$SWDIR/tspin") $t" | awk '{ printf "%.2f", 100 * $1 / 1e9 / ($2 * $3) }')"
+	    "$(echo "$ts $tb" | awk '{ printf "%.3f", $1 / $2 }')" "$(median <"$SWDIR/tn")" \
+	    "$(median <"$SWDIR/tw")"
 done
 echo
 

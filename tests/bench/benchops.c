@@ -9,8 +9,9 @@
  *	fopen N		fopen() + fclose() of /dev/null
  *	socket N	socket() + close() of a TCP socket
  *	connect N	socket() + connect() + close() to a listener in-process
- *	cycle N		the same with accept4() and close() of the accepted socket
- *			through libc (both ends meet the policy)
+ *	cycle N [time]	the same with accept4() and close() of the accepted socket
+ *			through libc (both ends meet the policy); with "time",
+ *			prints the nanoseconds per cycle
  *	lookup N HELD	setsockopt() N times on one of HELD tracked sockets
  *	pool N PORT [PORT2 FILL]
  *			N connects to 127.0.0.1:PORT, each timed ("a US" a line;
@@ -205,9 +206,12 @@ main(int argc, char **argv)
 		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		socklen_t len = sizeof sa;
 		int l = socket(AF_INET, SOCK_STREAM, 0);
+		double t0;
+
 		bind(l, (struct sockaddr *)&sa, sizeof sa);
 		listen(l, 128);
 		getsockname(l, (struct sockaddr *)&sa, &len);
+		t0 = now_s();
 		for (long i = 0; i < n; i++) {
 			int s = socket(AF_INET, SOCK_STREAM, 0);
 			connect(s, (struct sockaddr *)&sa, sizeof sa);
@@ -219,6 +223,8 @@ main(int argc, char **argv)
 			}
 			close(s);
 		}
+		if (argc > 3 && strcmp(argv[3], "time") == 0 && n > 0)
+			printf("%.0f\n", (now_s() - t0) * 1e9 / (double)n);
 	} else if (strcmp(op, "lookup") == 0 || strcmp(op, "hold") == 0) {
 		long held = strcmp(op, "hold") == 0 ? n : argc > 3 ? atol(argv[3]) : 10;
 		struct rlimit rl = { (rlim_t)held + 100, (rlim_t)held + 100 };
