@@ -161,17 +161,6 @@ tw_close(int fd)
 	return close_with(fd, &d, saved);
 }
 
-void
-tw_untrack(int fd)
-{
-	struct tw_desc d;
-
-	if (!fdt_enter())
-		return;
-	(void)fdt_remove(fd, &d);
-	fdt_leave();
-}
-
 /*
  * At exit the kernel closes what the program left open, unseen.  abort is
  * already on such sockets (set at connect/accept); abort-if-idle is decided

@@ -10,7 +10,4 @@ int tw_close(int fd);
 /* At exit: abort-if-idle for the sockets the program left open. */
 void tw_close_at_exit(void);
 
-/* Untrack fd as part of a close the shim does not perform itself. */
-void tw_untrack(int fd);
-
 #endif

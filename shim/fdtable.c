@@ -261,16 +261,6 @@ unlink_entry(int fd)
 	return d;
 }
 
-/* Forget whatever fd had: a stale entry or a lazily noted socket. */
-static void
-drop_entry(int fd)
-{
-	struct tw_desc *d = unlink_entry(fd);
-
-	if (d != NULL)
-		release_desc(d);
-}
-
 static struct tw_desc *
 link_entry(int fd, struct tw_desc *d, bool cloexec)
 {
@@ -298,7 +288,7 @@ fdt_add(int fd, int family, bool cloexec)
 {
 	struct tw_desc *d;
 
-	drop_entry(fd);
+	(void)fdt_remove(fd, NULL);
 	d = tw_alloc(sizeof *d);
 	if (d == NULL)
 		return NULL;
@@ -315,7 +305,7 @@ fdt_share(int oldfd, int newfd, bool cloexec)
 {
 	struct tw_desc *d;
 
-	drop_entry(newfd);
+	(void)fdt_remove(newfd, NULL);
 	d = fdt_find(oldfd);
 	if (d == NULL)
 		return NULL;
@@ -329,8 +319,10 @@ fdt_remove(int fd, struct tw_desc *out)
 
 	if (d == NULL)
 		return false;
-	*out = *d;
-	out->refs = d->refs - 1;
+	if (out != NULL) {
+		*out = *d;
+		out->refs = d->refs - 1;
+	}
 	release_desc(d);
 	return true;
 }
@@ -402,7 +394,7 @@ fdt_forget(int fd)
 {
 	if (!fdt_enter())
 		return;
-	drop_entry(fd);
+	(void)fdt_remove(fd, NULL);
 	fdt_leave();
 }
 

@@ -136,8 +136,11 @@ struct tw_desc *fdt_add(int fd, int family, bool cloexec);
 /* newfd now shares oldfd's socket (dup and friends). */
 struct tw_desc *fdt_share(int oldfd, int newfd, bool cloexec);
 /*
- * Drop fd's entry.  When fd was tracked, *out gets a copy of the socket's
- * state with out->refs the number of descriptors still holding it.
+ * Forget fd: its entry, or its lazily noted socket, goes.  The one way a
+ * number leaves the table (fdt_forget() below is the same, for a caller
+ * outside it).  True when fd had an entry; then *out, unless NULL, gets a
+ * copy of the socket's state with out->refs the number of descriptors
+ * still holding it.
  */
 bool fdt_remove(int fd, struct tw_desc *out);
 void fdt_set_cloexec(int fd, bool cloexec);
@@ -157,7 +160,11 @@ fdt_is_internal(int fd)
 	    __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) == TW_FD_INTERNAL;
 }
 
-/* Clear a stale entry for a number the kernel just handed out. */
+/*
+ * fdt_remove(fd, NULL) with the table entered and left here: for a number
+ * the kernel just handed out again, or one closed where the shim cannot
+ * see (fclose, dup2 onto it).  Needs no fdt_enter().
+ */
 void fdt_forget(int fd);
 
 /* fork() */

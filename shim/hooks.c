@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -19,6 +20,9 @@
 #include "reaper.h"
 #include "shim.h"
 
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE	(1U << 1)
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC	(1U << 2)
 #endif
@@ -165,12 +169,10 @@ after_dup(int oldfd, int newfd, int cloexec)
 		return newfd;
 	if (fdt_maybe(oldfd) || fdt_maybe(newfd)) {
 		if (fdt_enter()) {
-			struct tw_desc stale;
-
 			if (fdt_find(oldfd) != NULL)
 				(void)fdt_share(oldfd, newfd, cloexec != 0);
 			else
-				(void)fdt_remove(newfd, &stale);
+				(void)fdt_remove(newfd, NULL);
 			fdt_leave();
 		}
 	}
@@ -199,7 +201,7 @@ before_replace(int oldfd, int newfd)
 	else if (fdt_is_internal(newfd))
 		tw_reaper_evict(newfd);
 	else
-		tw_untrack(newfd);
+		fdt_forget(newfd);
 }
 
 TW_EXPORT int
@@ -263,6 +265,12 @@ FCNTL_HOOK(fcntl64)
  * close_range() and closefrom(): each tracked socket in the range is closed
  * through the shim, with its strategy; our own descriptors are stepped
  * around; the rest goes to the real call in pieces.
+ *
+ * With CLOSE_RANGE_UNSHARE the caller first gets a private copy of the
+ * descriptor table and closes the range there only: other threads keep
+ * those sockets, so no entry is touched and no strategy runs.  From then
+ * on two tables hold every socket, as after fork(): all count as shared.
+ * Flags the shim does not know go to the kernel untouched.
  */
 static int
 close_span(unsigned lo, unsigned hi, int flags)
@@ -282,11 +290,17 @@ shim_close_range(unsigned lo, unsigned hi, int flags)
 	int fds[256];
 	unsigned n, start = lo;
 
-	if (hi < lo) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+	if (hi < lo || (flags & ~(int)(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+		return close_span(lo, hi, flags);
+	if (flags & CLOSE_RANGE_UNSHARE) {
+		int saved = errno;
+
+		if (fdt_count_hint() && fdt_enter()) {
+			fdt_mark_shared(false);
+			fdt_leave();
+		}
+		errno = saved;
+	} else if (!(flags & CLOSE_RANGE_CLOEXEC)) {
 		do {
 			n = 0;
 			if (fdt_enter()) {
@@ -297,7 +311,7 @@ shim_close_range(unsigned lo, unsigned hi, int flags)
 				(void)tw_close(fds[i]);
 		} while (n == 256);
 	}
-	if (!(flags & CLOSE_RANGE_CLOEXEC) && fdt_enter()) {
+	if (!(flags & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) && fdt_enter()) {
 		fdt_drop_lazy_range(lo, hi);
 		fdt_leave();
 	}
@@ -351,7 +365,7 @@ fclose(FILE *fp)
 	    !fdt_is_internal(fd)) {
 		int saved = errno;
 		/* libc closes it where we cannot see; the entry must go first. */
-		tw_untrack(fd);
+		fdt_forget(fd);
 		errno = saved;
 	}
 	return REAL(fclose)(fp);
@@ -453,4 +467,99 @@ execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	before_exec();
 	return REAL(execvpe)(file, argv, envp);
+}
+
+/*
+ * The list forms.  Their argument vector is built on the stack, as libc
+ * builds it: a vfork() child must not allocate.
+ */
+static size_t
+count_args(const char *arg, va_list *ap)
+{
+	size_t n = 0;
+
+	for (; arg != NULL; arg = va_arg(*ap, const char *))
+		n++;
+	return n;
+}
+
+static void
+fill_args(char **argv, const char *arg, va_list *ap)
+{
+	size_t n = 0;
+
+	for (; arg != NULL; arg = va_arg(*ap, const char *))
+		argv[n++] = (char *)arg;
+	argv[n] = NULL;
+}
+
+TW_EXPORT int
+execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	n = count_args(arg, &ap);
+	va_end(ap);
+	char *argv[n + 1];
+	va_start(ap, arg);
+	fill_args(argv, arg, &ap);
+	va_end(ap);
+	before_exec();
+	return REAL(execv)(path, argv);
+}
+
+TW_EXPORT int
+execle(const char *path, const char *arg, ...)
+{
+	char *const *envp;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	n = count_args(arg, &ap);
+	va_end(ap);
+	char *argv[n + 1];
+	va_start(ap, arg);
+	fill_args(argv, arg, &ap);
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	before_exec();
+	return REAL(execve)(path, argv, envp);
+}
+
+TW_EXPORT int
+execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, arg);
+	n = count_args(arg, &ap);
+	va_end(ap);
+	char *argv[n + 1];
+	va_start(ap, arg);
+	fill_args(argv, arg, &ap);
+	va_end(ap);
+	before_exec();
+	return REAL(execvp)(file, argv);
+}
+
+TW_EXPORT int
+fexecve(int fd, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(fexecve)(fd, argv, envp);
+}
+
+TW_EXPORT int
+execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+	real_execveat_fn real = REAL(execveat);
+
+	before_exec();
+	if (real == NULL)	/* a libc older than its wrapper */
+		return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
+	return real(dirfd, path, argv, envp, flags);
 }
