@@ -87,7 +87,7 @@ static unsigned port_cursor;
  * MAX_RESERVED ranges of ip_local_reserved_ports are kept; beyond them a
  * reserved port may be handed out, as a program's own bind() may take one.
  */
-#define MAX_RESERVED	256
+#define MAX_RESERVED	128
 
 struct sysports {
 	unsigned lo, hi;			/* ip_local_port_range */
@@ -210,11 +210,12 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
 
 /*
  * The pool is probed a window of ports at a time, one bit each: a few
- * ports first (in a pool with room the first is free), many more when
- * they were all taken.
+ * ports first (in a pool with room the first is free), more when they
+ * were all taken.  The window's requests and answers live on the stack of
+ * the program's connect(), so it stays small.
  */
 #define PROBE_FIRST	16
-#define PROBE_WINDOW	64
+#define PROBE_WINDOW	32
 
 /*
  * Which of ports[0 .. n - 1] (n <= PROBE_WINDOW) are in use from `local`'s
