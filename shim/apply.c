@@ -73,19 +73,60 @@ tw_on_socket(int fd, int domain, int type, int protocol)
 }
 
 /*
- * Find fd's state, adopting a TCP socket made where we could not see it
- * (before the library was loaded, or inherited across exec).  Returns with
- * the table entered, or NULL with it left.
+ * An entry is stale when its socket was closed where no hook saw it (a raw
+ * system call, io_uring) and the number now holds another socket, made as
+ * unseen.  Only an entry the shim has acted on knows its socket's cookie;
+ * that is also the only kind whose state could hurt the new socket (forced
+ * options, a role already played), so only it is checked, and only where
+ * its state would be trusted: at bind, listen and connect, when a forced
+ * option would swallow the program's setsockopt(), and for what an
+ * accepted socket inherits from its listener.  close() checks for itself.
+ *
+ * stale_entry(): whether fd no longer holds the socket whose cookie is
+ * `cookie`; if so its entry is dropped (unless another thread has given
+ * the number a new one meanwhile).  Called with the table left.
+ */
+static bool
+stale_entry(int fd, uint64_t cookie)
+{
+	struct tw_desc *d;
+	int saved = errno;
+
+	if (tw_same_socket(fd, cookie))
+		return false;
+	if (fdt_enter_fast()) {
+		if ((d = fdt_find(fd)) != NULL && d->cookie == cookie)
+			(void)fdt_remove(fd, NULL);
+		fdt_leave();
+	}
+	tw_log(TW_LOG_DEBUG, "fd %d: no longer the socket the shim knew; forgotten", fd);
+	errno = saved;
+	return true;
+}
+
+/*
+ * Find fd's state, checked against a stale entry, adopting a TCP socket
+ * made where we could not see it (before the library was loaded, or
+ * inherited across exec).  Returns with the table entered, or NULL with
+ * it left.
  */
 static struct tw_desc *
 enter_desc(int fd)
 {
 	struct tw_desc *d;
+	uint64_t cookie;
 	int family;
 
 	if (!fdt_enter_fast())
 		return NULL;
 	d = fdt_find(fd);
+	if (d != NULL && (cookie = d->cookie) != 0) {
+		fdt_leave();
+		(void)stale_entry(fd, cookie);
+		if (!fdt_enter_fast())
+			return NULL;
+		d = fdt_find(fd);
+	}
 	if (d != NULL)
 		return d;
 	fdt_leave();
@@ -139,6 +180,11 @@ apply_reuse(int fd, const struct policy_opts *o, unsigned user_set)
 	if (wants(o, user_set, KEY_REUSEPORT))
 		set_int(fd, SOL_SOCKET, SO_REUSEPORT, o->reuseport, "SO_REUSEPORT");
 }
+
+/* The keys every connected socket takes (apply_stream). */
+#define STREAM_KEYS	(POLICY_KEY_BIT(KEY_KEEPALIVE) | POLICY_KEY_BIT(KEY_NODELAY) |	\
+	POLICY_KEY_BIT(KEY_USER_TIMEOUT) | POLICY_KEY_BIT(KEY_FIN_TIMEOUT) |		\
+	POLICY_KEY_BIT(KEY_CLOSE))
 
 /*
  * The keys every connected socket takes: keepalive, nodelay, timeouts,
@@ -250,6 +296,7 @@ tw_before_listen(int fd, int backlog)
 	socklen_t len = sizeof ss;
 	struct policy_opts o;
 	struct tw_desc *d;
+	uint64_t cookie;
 	int saved = errno;
 
 	if (!fdt_maybe(fd) && !acting(POLICY_ROLE_BIT(POLICY_LISTENER)))
@@ -259,7 +306,14 @@ tw_before_listen(int fd, int backlog)
 	if (d->role != TW_ROLE_LISTENER)
 		tw_count(role_listener);
 	d->role = TW_ROLE_LISTENER;
+	cookie = d->cookie;
 	fdt_leave();
+	/* Once per listener: what accepted sockets inherit can then be checked. */
+	if (cookie == 0 && (cookie = tw_socket_cookie(fd)) != 0 && fdt_enter_fast()) {
+		if ((d = fdt_find(fd)) != NULL && d->cookie == 0)
+			d->cookie = cookie;
+		fdt_leave();
+	}
 	if (!acting(POLICY_ROLE_BIT(POLICY_LISTENER)) ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
 	    policy_match(tw_state.policy, POLICY_LISTENER, (struct sockaddr *)&ss, len, &o) == 0)
@@ -332,6 +386,7 @@ tw_on_accept(int lfd, int fd, int flags)
 	int family = -1, saved = errno;
 	unsigned user_set, inherited = 0;
 	uint8_t inherited_flags = 0;
+	uint64_t lcookie = 0;
 	bool linger0;
 
 	if (fdt_maybe(fd))
@@ -349,8 +404,15 @@ tw_on_accept(int lfd, int fd, int flags)
 			 */
 			inherited = ld->user_set;
 			inherited_flags = ld->flags & TW_D_SET_BUFS;
+			lcookie = ld->cookie;
 		}
 		fdt_leave();
+	}
+	/* Inherit only from the listener the entry was made for. */
+	if ((inherited & STREAM_KEYS) && lcookie != 0 && stale_entry(lfd, lcookie)) {
+		family = -1;
+		inherited = 0;
+		inherited_flags = 0;
 	}
 	if (family < 0 && (family = probe_tcp(fd)) < 0)
 		goto out;
@@ -417,6 +479,7 @@ tw_filter_setsockopt(int fd, int level, int name)
 	struct tw_desc *d;
 	bool skip = false;
 	int key = key_of_option(level, name);
+	uint64_t cookie = 0;
 	unsigned bit;
 
 	if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) {
@@ -432,12 +495,17 @@ tw_filter_setsockopt(int fd, int level, int name)
 		return false;
 	bit = POLICY_KEY_BIT(key);
 	if ((d = fdt_find(fd)) != NULL) {
-		if (key == KEY_CLOSE ? d->close_forced : (d->forced & bit) != 0)
+		if (key == KEY_CLOSE ? d->close_forced : (d->forced & bit) != 0) {
 			skip = true;
-		else
+			cookie = d->cookie;
+		} else {
 			d->user_set |= (uint16_t)bit;
+		}
 	}
 	fdt_leave();
+	/* Swallowing the program's call is only right for the socket the policy forced. */
+	if (skip && stale_entry(fd, cookie))
+		return false;
 	if (skip) {
 		tw_count(setsockopt_overridden);
 		tw_log(TW_LOG_DEBUG, "fd %d: program's %s ignored: the policy forces it",

@@ -309,7 +309,7 @@ static const struct { int level, name; } carried[] = {
 	{ SOL_SOCKET, SO_REUSEADDR }, { SOL_SOCKET, SO_REUSEPORT },
 	{ SOL_SOCKET, SO_KEEPALIVE }, { SOL_SOCKET, SO_LINGER },
 	{ SOL_SOCKET, SO_OOBINLINE }, { SOL_SOCKET, SO_DONTROUTE },
-	{ SOL_SOCKET, SO_PRIORITY }, { SOL_SOCKET, SO_MARK },
+	{ SOL_SOCKET, SO_MARK },
 	{ SOL_SOCKET, SO_BINDTODEVICE }, { SOL_SOCKET, SO_RCVLOWAT },
 	{ SOL_SOCKET, SO_RCVTIMEO }, { SOL_SOCKET, SO_SNDTIMEO },
 	{ SOL_SOCKET, SO_ZEROCOPY }, { SOL_SOCKET, SO_MAX_PACING_RATE },
@@ -333,6 +333,8 @@ static const struct { int level, name; } carried[] = {
 	{ IPPROTO_IPV6, IPV6_TRANSPARENT }, { IPPROTO_IPV6, IPV6_MTU_DISCOVER },
 	{ IPPROTO_IPV6, IPV6_RECVERR }, { IPPROTO_IPV6, IPV6_ADDR_PREFERENCES },
 	{ IPPROTO_IPV6, IPV6_AUTOFLOWLABEL },
+	/* After IP_TOS, which sets the priority from the TOS bits. */
+	{ SOL_SOCKET, SO_PRIORITY },
 };
 
 /* Give fresh every option of carried[] whose value on fd is not the default. */
