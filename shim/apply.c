@@ -78,16 +78,20 @@ tw_on_socket(int fd, int domain, int type, int protocol)
  * unseen.  Only an entry the shim has acted on knows its socket's cookie;
  * that is also the only kind whose state could hurt the new socket (forced
  * options, a role already played), so only it is checked, and only where
- * its state would be trusted: at bind, listen and connect, when a forced
- * option would swallow the program's setsockopt(), and for what an
- * accepted socket inherits from its listener.  close() checks for itself.
+ * its state would be trusted: at bind, listen, connect and epoll_ctl(ADD),
+ * when a forced option would swallow the program's setsockopt(), and for
+ * what an accepted socket inherits from its listener.  close() checks for
+ * itself.  What shutdown() and dup() note on a stale entry can do no harm:
+ * the close of that number finds the entry stale and closes plainly.
  *
  * stale_entry(): whether fd no longer holds the socket whose cookie is
  * `cookie`; if so its entry is dropped (unless another thread has given
- * the number a new one meanwhile).  Called with the table left.
+ * the number a new one meanwhile).  *dups, if not NULL, tells whether
+ * other descriptors shared the entry: dup()s of the old socket or of the
+ * new one, which the shim cannot tell apart.  Called with the table left.
  */
 static bool
-stale_entry(int fd, uint64_t cookie)
+stale_entry(int fd, uint64_t cookie, bool *dups)
 {
 	struct tw_desc *d;
 	int saved = errno;
@@ -95,8 +99,11 @@ stale_entry(int fd, uint64_t cookie)
 	if (tw_same_socket(fd, cookie))
 		return false;
 	if (fdt_enter_fast()) {
-		if ((d = fdt_find(fd)) != NULL && d->cookie == cookie)
+		if ((d = fdt_find(fd)) != NULL && d->cookie == cookie) {
+			if (dups != NULL)
+				*dups = d->refs > 1;
 			(void)fdt_remove(fd, NULL);
+		}
 		fdt_leave();
 	}
 	tw_log(TW_LOG_DEBUG, "fd %d: no longer the socket the shim knew; forgotten", fd);
@@ -115,6 +122,7 @@ enter_desc(int fd)
 {
 	struct tw_desc *d;
 	uint64_t cookie;
+	bool dups = false;
 	int family;
 
 	if (!fdt_enter_fast())
@@ -122,7 +130,7 @@ enter_desc(int fd)
 	d = fdt_find(fd);
 	if (d != NULL && (cookie = d->cookie) != 0) {
 		fdt_leave();
-		(void)stale_entry(fd, cookie);
+		(void)stale_entry(fd, cookie, &dups);
 		if (!fdt_enter_fast())
 			return NULL;
 		d = fdt_find(fd);
@@ -140,6 +148,9 @@ enter_desc(int fd)
 		d = fdt_add(fd, family, cloexec);
 		if (d != NULL)
 			tw_count(sockets_tracked);
+		/* Other descriptors may hold this socket too, unknown to the table. */
+		if (d != NULL && dups)
+			d->flags |= TW_D_SHARED;
 	}
 	if (d == NULL)
 		fdt_leave();
@@ -409,7 +420,7 @@ tw_on_accept(int lfd, int fd, int flags)
 		fdt_leave();
 	}
 	/* Inherit only from the listener the entry was made for. */
-	if ((inherited & STREAM_KEYS) && lcookie != 0 && stale_entry(lfd, lcookie)) {
+	if ((inherited & STREAM_KEYS) && lcookie != 0 && stale_entry(lfd, lcookie, NULL)) {
 		family = -1;
 		inherited = 0;
 		inherited_flags = 0;
@@ -504,7 +515,7 @@ tw_filter_setsockopt(int fd, int level, int name)
 	}
 	fdt_leave();
 	/* Swallowing the program's call is only right for the socket the policy forced. */
-	if (skip && stale_entry(fd, cookie))
+	if (skip && stale_entry(fd, cookie, NULL))
 		return false;
 	if (skip) {
 		tw_count(setsockopt_overridden);
@@ -539,9 +550,23 @@ tw_on_epoll_ctl(int epfd, int op, int fd)
 	struct tw_desc *d;
 	int saved = errno;
 
-	if ((op != EPOLL_CTL_ADD && op != EPOLL_CTL_DEL) || !fdt_enter_fast())
+	if (op != EPOLL_CTL_ADD && op != EPOLL_CTL_DEL)
 		return;
-	if ((d = fdt_find(fd)) != NULL) {
+	/*
+	 * A registration noted on a stale entry would be lost when the new
+	 * socket is adopted: the entry is checked first.
+	 */
+	if (op == EPOLL_CTL_ADD) {
+		if ((d = enter_desc(fd)) == NULL) {
+			errno = saved;
+			return;
+		}
+	} else {
+		if (!fdt_enter_fast())
+			return;
+		d = fdt_find(fd);
+	}
+	if (d != NULL) {
 		bool same = d->epfd == epfd && d->epoll_as == fd;
 
 		if (op == EPOLL_CTL_ADD && !(d->flags & TW_D_POLLED)) {

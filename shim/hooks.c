@@ -321,13 +321,18 @@ shim_close_range(unsigned lo, unsigned hi, int flags)
 			continue;
 		if (fd > start && close_span(start, fd - 1, flags) < 0)
 			return -1;
+		if (fd > start)
+			flags &= ~(int)CLOSE_RANGE_UNSHARE;	/* done by that piece */
 		start = fd + 1;
 		if (fd == hi)
-			return 0;
+			break;
 	}
-	if (start > hi)
-		return 0;
-	return close_span(start, hi, flags);
+	if (start <= hi)
+		return close_span(start, hi, flags);
+	/* Only our own descriptors in the range: the unsharing is still asked for. */
+	if (flags & CLOSE_RANGE_UNSHARE)
+		return close_span(~0U, ~0U, flags);
+	return 0;
 }
 
 TW_EXPORT int

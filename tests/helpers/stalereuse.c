@@ -11,12 +11,18 @@
  * sockets accepted from it must not inherit the old listener's choice
  * (the policy's keepalive applies to them).  Prints how often each went
  * right.
+ *
+ * stalereuse N epoll - the new socket is registered with epoll before its
+ * connect(), then closed under a waiting strategy: the registration must
+ * not outlive the close (epoll_wait must not report the closed number
+ * when the peer writes).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,6 +39,40 @@ getint(int fd, int level, int name)
 	return v;
 }
 
+static int
+epoll_case(int lfd, const struct sockaddr_in *sa, int n)
+{
+	int reported = 0, same = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN }, got;
+		int a = socket(AF_INET, SOCK_STREAM, 0), b, p, ep;
+
+		if (a < 0 || connect(a, (const struct sockaddr *)sa, sizeof *sa) < 0 ||
+		    (p = accept(lfd, NULL, NULL)) < 0)
+			die("stalereuse: first connection");
+		close(p);
+		syscall(SYS_close, a);
+		b = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+		same += b == a;
+		ep = epoll_create1(0);
+		ev.data.fd = b;
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, b, &ev) < 0 ||
+		    connect(b, (const struct sockaddr *)sa, sizeof *sa) < 0 ||
+		    (p = accept(lfd, NULL, NULL)) < 0)
+			die("stalereuse: second connection");
+		close(b);
+		if (write(p, "x", 1) != 1)
+			die("stalereuse: write");
+		reported += epoll_wait(ep, &got, 1, 100) > 0;
+		close(p);
+		close(ep);
+	}
+	printf("same number: %d of %d\n", same, n);
+	printf("epoll reports after close: %d of %d\n", reported, n);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -40,8 +80,8 @@ main(int argc, char **argv)
 	socklen_t len = sizeof sa;
 	int n, lfd, same = 0, kept = 0, applied = 0, one = 1;
 
-	if (argc != 2)
-		die("usage: stalereuse N");
+	if (argc != 2 && argc != 3)
+		die("usage: stalereuse N [epoll]");
 	n = atoi(argv[1]);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* A listener nobody accepts from: its backlog completes each connect. */
@@ -49,6 +89,8 @@ main(int argc, char **argv)
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
 	    listen(lfd, 2 * n + 16) < 0 || getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
 		die("stalereuse: no listener");
+	if (argc == 3)
+		return epoll_case(lfd, &sa, n);
 	for (int i = 0; i < n; i++) {
 		int a = socket(AF_INET, SOCK_STREAM, 0), b;
 

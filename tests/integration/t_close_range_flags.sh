@@ -23,4 +23,28 @@ assert_eq "$(grep -c '^eof 5$' "$T/server.log")" 2 "both runs delivered the main
 # resets it, idle once "hi" is acknowledged), but only after its data.
 assert_eq "$(grep -cE '^(eof|reset) 2$' "$T/server.log")" 2 "both runs delivered the data after the bad flag"
 assert_eq "$(grep -c '^reset 0$' "$T/server.log")" 0 "no socket was reset before its data"
+
+# A range that holds only the shim's own descriptor (its log file): the
+# unsharing is still done, so a later close in the worker's table leaves
+# the main thread's descriptors alone.
+with_shim '[client *];close = abort' env TWSHIM_LOG_FILE="$T/own.log" python3 -c '
+import ctypes, os, threading, fcntl
+libc = ctypes.CDLL(None, use_errno=True)
+def link(f):
+    try: return os.readlink("/proc/self/fd/" + f)
+    except OSError: return ""
+own = [int(f) for f in os.listdir("/proc/self/fd") if link(f).endswith("own.log")][0]
+r, w = os.pipe()
+def worker():
+    print("close_range", libc.close_range(own, own, 2))
+    libc.syscall(3, r)      # SYS_close, in the worker table only
+t = threading.Thread(target=worker); t.start(); t.join()
+try:
+    fcntl.fcntl(r, fcntl.F_GETFD); print("main keeps the pipe")
+except OSError as e:
+    print("main lost the pipe:", e)
+' >"$T/own" 2>&1
+cat "$T/own"
+assert_has "$T/own" "close_range 0" "close_range over the shim's own descriptor"
+assert_has "$T/own" "main keeps the pipe" "the worker's table was unshared"
 echo ok

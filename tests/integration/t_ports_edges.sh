@@ -53,6 +53,8 @@ def same(got, val):
 s = socket.socket()
 for name, lvl, opt, val in table:
     s.setsockopt(lvl, opt, val)
+s.setsockopt(S, socket.SO_RCVBUF, 100000)
+s.setsockopt(S, socket.SO_SNDBUF, 150000)
 s.bind(("127.0.0.1", 0))
 s.connect(("127.0.0.1", int(sys.argv[2])))
 tag = sys.argv[1]
@@ -60,6 +62,9 @@ print(tag, "port", s.getsockname()[1])
 for name, lvl, opt, val in table:
     got = get(s, lvl, opt, val)
     print(tag, "kept" if same(got, val) else "lost", name, got)
+print(tag, "rcvbuf", s.getsockopt(S, socket.SO_RCVBUF), "sndbuf", s.getsockopt(S, socket.SO_SNDBUF))
+import fcntl
+print(tag, "cloexec", fcntl.fcntl(s.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
 print(tag, "reuseaddr", s.getsockopt(S, socket.SO_REUSEADDR))
 print(tag, "mss_capped", int(s.getsockopt(T, socket.TCP_MAXSEG) <= 536))
 '
@@ -75,6 +80,8 @@ for tag in kernel pool; do
 	case $tag in kernel) lo=40100 hi=40199 ;; pool) lo=20000 hi=20099 ;; esac
 	[ "$port" -ge $lo ] && [ "$port" -le $hi ] || fail "$tag: port $port is not from the policy"
 	assert_has "$T/opts" "$tag mss_capped 0" "$tag: TCP_MAXSEG not turned into a setting"
+	assert_has "$T/opts" "$tag rcvbuf 200000 sndbuf 300000" "$tag: the program's buffer sizes"
+	assert_has "$T/opts" "$tag cloexec 1" "$tag: close-on-exec"
 done
 # The kernel's range: SO_REUSEADDR stays as the program left it (off);
 # the private pool binds with it, as the manual says.
