@@ -155,7 +155,7 @@ demo: deps all
 
 $(B)/bench/benchops: tests/bench/benchops.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $<
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $< -lpthread
 
 $(B)/bench/legacy_client_native: examples/legacy_client.c
 	@mkdir -p $(@D)
@@ -165,12 +165,18 @@ $(B)/bench/tablemem: tests/bench/tablemem.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(TW_CFLAGS) -O2 -g -o $@ tests/bench/tablemem.c $(CORE_SRC) -lpthread
 
+# The library again, adding up the time its threads wait for a lock.
+$(B)/bench/libtwshim-spin.so: $(SHIM_SRC) $(POLICY_SRC) $(HEADERS) $(B)/libtwshim.map
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) $(CFLAGS) -DTW_SPIN_STATS -shared -Wl,-soname,libtwshim.so \
+		-Wl,--version-script=$(B)/libtwshim.map -o $@ $(SHIM_SRC) $(POLICY_SRC) -ldl -lpthread
+
 $(B)/bench/reaperload: tests/bench/reaperload.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $<
 
 bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/tablemem \
-	$(B)/bench/reaperload
+	$(B)/bench/reaperload $(B)/bench/libtwshim-spin.so
 	@sh tests/bench/bench.sh $(B)
 
 # Debian packages the build, the tests, the demo and the benchmarks use.

@@ -1,6 +1,7 @@
 /*
  * matcher.c - which options a socket gets: program binding, then the first
- * matching section in file order for each key.  Nothing here allocates.
+ * matching section in file order for each key, found through the index
+ * (index.c) that binding builds.  Matching never allocates.
  */
 #include <fnmatch.h>
 #include <netinet/in.h>
@@ -11,11 +12,20 @@
 void
 policy_bind_program(struct policy *p, const char *program)
 {
+	bool changed = false;
+
 	for (size_t i = 0; i < p->nsections; i++) {
 		struct section *s = &p->sections[i];
-
-		s->active = s->program == NULL ||
+		bool active = s->program == NULL ||
 		    (program != NULL && fnmatch(s->program, program, 0) == 0);
+
+		changed |= active != s->active;
+		s->active = active;
+	}
+	/* Parsing binds once without a program; most policies name none. */
+	if (changed || p->index == NULL) {
+		policy_index_free(p->index);
+		p->index = policy_index_build(p);
 	}
 }
 
@@ -157,7 +167,7 @@ take(struct policy_opts *out, const struct section *s, enum policy_key k)
 }
 
 int
-policy_match(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
+policy_match_linear(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
     socklen_t salen, struct policy_opts *out)
 {
 	unsigned char addr[16] = { 0 };
@@ -177,4 +187,26 @@ policy_match(const struct policy *p, enum policy_role role, const struct sockadd
 				take(out, s, (enum policy_key)k);
 	}
 	return __builtin_popcount(out->set);
+}
+
+int
+policy_match(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
+    socklen_t salen, struct policy_opts *out)
+{
+	unsigned char addr[16] = { 0 };
+	unsigned port = 0;
+	int family, n = 0;
+	uint32_t best[KEY_COUNT], found;
+
+	if (p->index == NULL)
+		return policy_match_linear(p, role, sa, salen, out);
+	family = normalize(sa, salen, addr, &port);
+	found = policy_index_lookup(p->index, role, family, addr, port, best);
+	memset(out, 0, sizeof *out);
+	for (uint32_t keys = found; keys != 0; keys &= keys - 1, n++) {
+		int k = __builtin_ctz(keys);
+
+		take(out, &p->sections[best[k]], (enum policy_key)k);
+	}
+	return n;
 }

@@ -29,13 +29,31 @@ struct section {
 	struct policy_close close;
 };
 
+struct policy_index;
+
 struct policy {
 	char *file;
 	enum policy_log_level log_level;
 	enum policy_on_error on_error;
 	size_t nsections;
 	struct section *sections;
+	struct policy_index *index;	/* the active sections compiled; NULL: scan them */
 };
+
+/* index.c: built by policy_bind_program(), NULL when out of memory. */
+#define NO_SECTION	UINT32_MAX
+struct policy_index *policy_index_build(const struct policy *p);
+void policy_index_free(struct policy_index *ix);
+/*
+ * Returns POLICY_KEY_BIT(k) for each key some matching section sets, and
+ * best[k] for each of them: the first such section.
+ */
+uint32_t policy_index_lookup(const struct policy_index *ix, enum policy_role role, int family,
+    const unsigned char *addr, unsigned port, uint32_t best[KEY_COUNT]);
+
+/* matcher.c: the plain scan in file order, which the index must agree with. */
+int policy_match_linear(const struct policy *p, enum policy_role role,
+    const struct sockaddr *sa, socklen_t salen, struct policy_opts *out);
 
 /* values.c */
 int value_duration_ms(const char *s, uint64_t *ms);

@@ -809,6 +809,7 @@ policy_free(struct policy *p)
 		return;
 	for (size_t i = 0; i < p->nsections; i++)
 		free(p->sections[i].program);
+	policy_index_free(p->index);
 	free(p->sections);
 	free(p->file);
 	free(p);

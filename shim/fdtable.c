@@ -32,6 +32,18 @@ unsigned char tw_fdflag[TW_FLAG_SLOTS];
 unsigned tw_fd_high;
 
 static int table_lock;
+
+#ifdef TW_SPIN_STATS
+#include <stdio.h>
+unsigned long tw_spin_waits, tw_spin_ns, tw_spin_takes;
+
+static __attribute__((destructor)) void
+print_spin_stats(void)
+{
+	fprintf(stderr, "twshim-spin: %lu locks taken, %lu waited, %lu ns waiting\n",
+	    tw_spin_takes, tw_spin_waits, tw_spin_ns);
+}
+#endif
 static struct tw_fd *table;
 static unsigned table_entries;	/* HASH_COUNT(table), readable without the lock */
 

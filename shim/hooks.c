@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,23 +28,13 @@
 #define CLOSE_RANGE_CLOEXEC	(1U << 2)
 #endif
 
-/* A fresh number from the kernel: whatever we knew about it is stale. */
+/* A fresh number from accept(): whatever we knew about it is stale. */
 static inline int
 fresh(int fd)
 {
 	if (TW_UNLIKELY(fd >= 0 && fdt_maybe(fd)) && !fdt_is_internal(fd))
 		fdt_forget(fd);
 	return fd;
-}
-
-static int
-fresh_pair(int rc, const int fds[2])
-{
-	if (rc == 0) {
-		fresh(fds[0]);
-		fresh(fds[1]);
-	}
-	return rc;
 }
 
 /* ---- socket life cycle ---- */
@@ -391,7 +379,9 @@ fclose(FILE *fp)
 {
 	int fd;
 
-	if (fp != NULL && (fd = fileno_unlocked(fp)) >= 0 && TW_UNLIKELY(fdt_maybe(fd)) &&
+	/* A program without sockets of its own pays one load here. */
+	if (fdt_count_hint() && fp != NULL && (fd = fileno_unlocked(fp)) >= 0 &&
+	    TW_UNLIKELY(fdt_maybe(fd)) &&
 	    !fdt_is_internal(fd)) {
 		int saved = errno;
 		/* libc closes it where we cannot see; the entry must go first. */
@@ -399,90 +389,6 @@ fclose(FILE *fp)
 		errno = saved;
 	}
 	return REAL(fclose)(fp);
-}
-
-/* ---- fresh descriptors ---- */
-
-static mode_t
-open_mode(int flags, va_list ap)
-{
-	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
-		return (mode_t)va_arg(ap, int);
-	return 0;
-}
-
-/* open() and friends take a mode only with O_CREAT or O_TMPFILE. */
-#define OPEN_HOOK(name)							\
-TW_EXPORT int								\
-name(const char *path, int flags, ...)					\
-{									\
-	va_list ap;							\
-	mode_t mode;							\
-									\
-	va_start(ap, flags);						\
-	mode = open_mode(flags, ap);					\
-	va_end(ap);							\
-	return fresh(REAL(name)(path, flags, mode));			\
-}
-
-#define OPENAT_HOOK(name)						\
-TW_EXPORT int								\
-name(int dirfd, const char *path, int flags, ...)			\
-{									\
-	va_list ap;							\
-	mode_t mode;							\
-									\
-	va_start(ap, flags);						\
-	mode = open_mode(flags, ap);					\
-	va_end(ap);							\
-	return fresh(REAL(name)(dirfd, path, flags, mode));		\
-}
-
-OPEN_HOOK(open)
-OPEN_HOOK(open64)
-OPENAT_HOOK(openat)
-OPENAT_HOOK(openat64)
-
-TW_EXPORT int
-creat(const char *path, mode_t mode)
-{
-	return fresh(REAL(creat)(path, mode));
-}
-
-TW_EXPORT int
-pipe(int fds[2])
-{
-	return fresh_pair(REAL(pipe)(fds), fds);
-}
-
-TW_EXPORT int
-pipe2(int fds[2], int flags)
-{
-	return fresh_pair(REAL(pipe2)(fds, flags), fds);
-}
-
-TW_EXPORT int
-socketpair(int domain, int type, int protocol, int fds[2])
-{
-	return fresh_pair(REAL(socketpair)(domain, type, protocol, fds), fds);
-}
-
-TW_EXPORT int
-eventfd(unsigned int initval, int flags)
-{
-	return fresh(REAL(eventfd)(initval, flags));
-}
-
-TW_EXPORT int
-epoll_create1(int flags)
-{
-	return fresh(REAL(epoll_create1)(flags));
-}
-
-TW_EXPORT int
-memfd_create(const char *name, unsigned int flags)
-{
-	return fresh(REAL(memfd_create)(name, flags));
 }
 
 /* ---- other processes ---- */

@@ -11,11 +11,19 @@
  * - Otherwise (a private pool outside the system range, or an older
  *   kernel) the shim picks ports itself: bind() with SO_REUSEADDR, so one
  *   port serves many destinations, after asking the kernel's socket table
- *   (sock_diag) whether that 4-tuple is free, TIME_WAIT included.  If
- *   connect() still loses a race for the 4-tuple, the socket is replaced
- *   under the same descriptor by a fresh one with the same options, and
- *   the next port is tried.  A used-up range fails with EADDRNOTAVAIL, as
- *   an exhausted system range does.
+ *   (sock_diag) which 4-tuples towards that destination are in use,
+ *   TIME_WAIT included, for a window of ports at a time.  If connect()
+ *   still loses a race for the 4-tuple, the socket is replaced under the
+ *   same descriptor by a fresh one with the same options, and the next
+ *   port is tried.  A used-up range fails with EADDRNOTAVAIL, as an
+ *   exhausted system range does.
+ *
+ * Each process walks the pool from an offset and with a stride of its own,
+ * both drawn from its pid: short-lived processes do not all walk the ports
+ * the ones before them left in TIME_WAIT, and the ports taken do not pile
+ * up into runs that every later search has to cross (as they would if all
+ * walked one port after the other).  As in the kernel's own picker, ports
+ * in ip_local_reserved_ports are never handed out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +36,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -72,25 +81,96 @@ release_cancel(int old)
 
 static unsigned port_cursor;
 
-static void
-system_range(unsigned *lo, unsigned *hi)
+/*
+ * What the system says about ports, read once per process: the sysctls
+ * change seldom, and a connect() should not read two files.  Up to
+ * MAX_RESERVED ranges of ip_local_reserved_ports are kept; beyond them a
+ * reserved port may be handed out, as a program's own bind() may take one.
+ */
+#define MAX_RESERVED	128
+
+struct sysports {
+	unsigned lo, hi;			/* ip_local_port_range */
+	unsigned nreserved;
+	uint16_t reserved[MAX_RESERVED][2];	/* ip_local_reserved_ports, as ranges */
+};
+
+static struct sysports sysports_cache;
+static int sysports_state;	/* 0: not read, 1: being stored, 2: stored */
+
+static ssize_t
+read_small_file(const char *path, char *buf, size_t size)
 {
-	char buf[64];
 	int cancel = hold_cancel();
-	int fd = REAL(open)("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = -1;
 
-	*lo = 32768;
-	*hi = 60999;
 	if (fd >= 0) {
-		n = read(fd, buf, sizeof buf - 1);
+		n = read(fd, buf, size - 1);
 		REAL(close)(fd);
 	}
 	release_cancel(cancel);
-	if (n > 0) {
-		buf[n] = '\0';
-		(void)sscanf(buf, "%u %u", lo, hi);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* "20000-20004,30000" (or empty) into ranges. */
+static void
+parse_reserved(const char *s, struct sysports *sp)
+{
+	while (*s != '\0' && sp->nreserved < MAX_RESERVED) {
+		char *end;
+		unsigned long lo = strtoul(s, &end, 10), hi = lo;
+
+		if (end == s)
+			break;
+		if (*end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (lo <= hi && hi <= 65535) {
+			sp->reserved[sp->nreserved][0] = (uint16_t)lo;
+			sp->reserved[sp->nreserved][1] = (uint16_t)hi;
+			sp->nreserved++;
+		}
+		s = end;
+		while (*s == ',' || *s == ' ' || *s == '\n')
+			s++;
 	}
+}
+
+/*
+ * The cached copy, or *local read now (the first connect() of a process,
+ * or one racing with it: no thread ever waits for another here).
+ */
+static const struct sysports *
+system_ports(struct sysports *local)
+{
+	char buf[4096];
+	int state = 0;
+
+	if (__atomic_load_n(&sysports_state, __ATOMIC_ACQUIRE) == 2)
+		return &sysports_cache;
+	memset(local, 0, sizeof *local);
+	local->lo = 32768;
+	local->hi = 60999;
+	if (read_small_file("/proc/sys/net/ipv4/ip_local_port_range", buf, sizeof buf) > 0)
+		(void)sscanf(buf, "%u %u", &local->lo, &local->hi);
+	if (read_small_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, sizeof buf) > 0)
+		parse_reserved(buf, local);
+	if (__atomic_compare_exchange_n(&sysports_state, &state, 1, false, __ATOMIC_ACQUIRE,
+	    __ATOMIC_RELAXED)) {
+		sysports_cache = *local;
+		__atomic_store_n(&sysports_state, 2, __ATOMIC_RELEASE);
+	}
+	return local;
+}
+
+static bool
+port_reserved(const struct sysports *sp, unsigned port)
+{
+	for (unsigned i = 0; i < sp->nreserved; i++)
+		if (port >= sp->reserved[i][0] && port <= sp->reserved[i][1])
+			return true;
+	return false;
 }
 
 /* The address to bind: local_address (or any) with `port`, in fd's family. */
@@ -129,59 +209,90 @@ local_sockaddr(int family, const struct policy_opts *o, unsigned port,
 }
 
 /*
- * Is the 4-tuple (local port `lport` on fd's bound address, remote sa) in
- * use, TIME_WAIT included?  Asks sock_diag for that exact socket.  When it
- * cannot tell, it says free and connect() decides.
+ * The pool is probed a window of ports at a time, one bit each: a few
+ * ports first (in a pool with room the first is free), more when they
+ * were all taken.  The window's requests and answers live on the stack of
+ * the program's connect(), so it stays small.
  */
-static bool
-tuple_busy(int family, const struct sockaddr *local, const struct sockaddr *remote)
+#define PROBE_FIRST	16
+#define PROBE_WINDOW	32
+
+/*
+ * Which of ports[0 .. n - 1] (n <= PROBE_WINDOW) are in use from `local`'s
+ * address towards `remote`, TIME_WAIT included: bit i for ports[i].  One
+ * message to sock_diag carries a request for each exact 4-tuple (a hash
+ * lookup each: a dump would walk the kernel's whole table); the kernel
+ * answers each while sending, with the socket (busy) or an error (free).
+ * When it cannot tell, it says free and connect() decides.
+ */
+static uint64_t
+window_busy(int family, const struct sockaddr *local, const struct sockaddr *remote,
+    const uint16_t *ports, unsigned n)
 {
-	struct {
+	struct request {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
-	} msg;
-	char reply[1024];
+	} msg[PROBE_WINDOW];
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
-	struct nlmsghdr *h = (void *)reply;
-	bool busy = false;
-	ssize_t n;
-	int s, cancel;
+	/* Each answer is a datagram of its own; its header is all we read. */
+	struct nlmsghdr head[PROBE_WINDOW];
+	struct iovec iov[PROBE_WINDOW];
+	struct mmsghdr mm[PROBE_WINDOW];
+	uint64_t busy = 0;
+	int s, cancel, got;
 
-	memset(&msg, 0, sizeof msg);
-	msg.nlh.nlmsg_len = sizeof msg;
-	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	msg.nlh.nlmsg_flags = NLM_F_REQUEST;
-	msg.req.sdiag_family = (uint8_t)family;
-	msg.req.sdiag_protocol = IPPROTO_TCP;
-	msg.req.idiag_states = ~0u;
-	msg.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-	msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-	if (family == AF_INET) {
-		const struct sockaddr_in *l = (const void *)local, *r = (const void *)remote;
-		msg.req.id.idiag_sport = l->sin_port;
-		msg.req.id.idiag_dport = r->sin_port;
-		memcpy(msg.req.id.idiag_src, &l->sin_addr, 4);
-		memcpy(msg.req.id.idiag_dst, &r->sin_addr, 4);
-	} else {
-		const struct sockaddr_in6 *l = (const void *)local, *r = (const void *)remote;
-		msg.req.id.idiag_sport = l->sin6_port;
-		msg.req.id.idiag_dport = r->sin6_port;
-		memcpy(msg.req.id.idiag_src, &l->sin6_addr, 16);
-		memcpy(msg.req.id.idiag_dst, &r->sin6_addr, 16);
+	memset(msg, 0, n * sizeof msg[0]);
+	for (unsigned i = 0; i < n; i++) {
+		struct inet_diag_req_v2 *r = &msg[i].req;
+
+		msg[i].nlh.nlmsg_len = sizeof msg[i];
+		msg[i].nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		msg[i].nlh.nlmsg_flags = NLM_F_REQUEST;
+		msg[i].nlh.nlmsg_seq = i + 1;
+		r->sdiag_family = (uint8_t)family;
+		r->sdiag_protocol = IPPROTO_TCP;
+		r->idiag_states = ~0u;
+		r->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+		r->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+		r->id.idiag_sport = htons(ports[i]);
+		if (family == AF_INET) {
+			const struct sockaddr_in *l = (const void *)local, *rm = (const void *)remote;
+			r->id.idiag_dport = rm->sin_port;
+			memcpy(r->id.idiag_src, &l->sin_addr, 4);
+			memcpy(r->id.idiag_dst, &rm->sin_addr, 4);
+		} else {
+			const struct sockaddr_in6 *l = (const void *)local, *rm = (const void *)remote;
+			r->id.idiag_dport = rm->sin6_port;
+			memcpy(r->id.idiag_src, &l->sin6_addr, 16);
+			memcpy(r->id.idiag_dst, &rm->sin6_addr, 16);
+		}
 	}
 
+	/* recv() is a cancellation point; the socket must not leak through it. */
 	cancel = hold_cancel();
 	s = REAL(socket)(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (s < 0) {
-		release_cancel(cancel);
-		return false;
+	if (s >= 0 && sendto(s, msg, n * sizeof msg[0], 0, (struct sockaddr *)&nl,
+	    sizeof nl) == (ssize_t)(n * sizeof msg[0])) {
+		/* Every answer is queued by the time sendto() returns: never wait. */
+		memset(mm, 0, n * sizeof mm[0]);
+		for (unsigned i = 0; i < n; i++) {
+			iov[i].iov_base = &head[i];
+			iov[i].iov_len = sizeof head[i];
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		got = recvmmsg(s, mm, n, MSG_DONTWAIT, NULL);
+		for (int j = 0; j < got; j++) {
+			unsigned i = head[j].nlmsg_seq - 1;
+
+			/* An answer with the socket: busy.  An error (ENOENT): free. */
+			if (mm[j].msg_len >= sizeof head[j] && i < n &&
+			    head[j].nlmsg_type == SOCK_DIAG_BY_FAMILY)
+				busy |= 1ull << i;
+		}
 	}
-	if (sendto(s, &msg, sizeof msg, 0, (struct sockaddr *)&nl, sizeof nl) == (ssize_t)sizeof msg &&
-	    (n = recv(s, reply, sizeof reply, 0)) >= (ssize_t)sizeof *h) {
-		/* An answer with the socket: busy.  An error (ENOENT): free. */
-		busy = h->nlmsg_type == SOCK_DIAG_BY_FAMILY;
-	}
-	REAL(close)(s);
+	if (s >= 0)
+		REAL(close)(s);
 	release_cancel(cancel);
 	return busy;
 }
@@ -402,27 +513,78 @@ check_address(int family, const struct policy_opts *o, const struct sockaddr *sa
 	}
 }
 
+static unsigned
+gcd(unsigned a, unsigned b)
+{
+	while (b != 0) {
+		unsigned t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * How this process walks a pool of `span` ports: the offset of its next
+ * search (drawn from its pid, then onwards from the last port it took)
+ * and a stride prime to span, so that the walk meets every port once.
+ */
+static void
+pool_walk(unsigned span, unsigned *start, unsigned *stride)
+{
+	uint32_t h = (uint32_t)getpid();
+
+	/* A mixing step, so that neighbouring pids land far apart. */
+	h ^= h >> 16;
+	h *= 0x7feb352dU;
+	h ^= h >> 15;
+	h *= 0x846ca68bU;
+	h ^= h >> 16;
+	*start = (h + __atomic_load_n(&port_cursor, __ATOMIC_RELAXED)) % span;
+	*stride = 1 + (h >> 8) % span;
+	while (gcd(*stride, span) != 1)
+		(*stride)++;
+}
+
 static int
 connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
-    const struct policy_opts *o)
+    const struct policy_opts *o, const struct sysports *sp)
 {
 	unsigned lo = o->port_lo, hi = o->port_hi, span = hi - lo + 1;
-	unsigned start = __atomic_fetch_add(&port_cursor, 1, __ATOMIC_RELAXED);
+	unsigned start, stride, window_start = 0, window_end = 0, window = PROBE_FIRST;
 	int one = 1, rc;
 	bool renewed = false;
+	uint64_t busy = 0;
+	uint16_t ports[PROBE_WINDOW];
 	struct sockaddr_storage local, probe;
 	socklen_t llen;
 	char addr[80];
 
+	pool_walk(span, &start, &stride);
 	for (unsigned i = 0; i < span; i++) {
-		unsigned port = lo + (start + i) % span;
+		unsigned port = lo + (unsigned)((start + (uint64_t)i * stride) % span);
 
-		local_sockaddr(family, o, port, &local, &llen);
-		check_address(family, o, sa, len, port, &probe);
-		if (tuple_busy(family, (struct sockaddr *)&probe, sa)) {
+		if (port_reserved(sp, port)) {
 			tw_count(port_retries);
 			continue;
 		}
+		if (i >= window_end) {
+			/* The next window: the ports of the walk from here. */
+			unsigned n = span - i < window ? span - i : window;
+
+			for (unsigned j = 0; j < n; j++)
+				ports[j] = (uint16_t)(lo + (start + (uint64_t)(i + j) * stride) % span);
+			check_address(family, o, sa, len, 0, &probe);
+			busy = window_busy(family, (struct sockaddr *)&probe, sa, ports, n);
+			window_start = i;
+			window_end = i + n;
+			window = PROBE_WINDOW;
+		}
+		if (busy & (1ull << (i - window_start))) {
+			tw_count(port_retries);
+			continue;
+		}
+		local_sockaddr(family, o, port, &local, &llen);
 		(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		if (REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0) {
 			if (errno == EADDRINUSE || errno == EACCES) {
@@ -440,6 +602,8 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 			i--;
 			continue;
 		}
+		/* The next connect() of this process starts after this port. */
+		__atomic_fetch_add(&port_cursor, (i + 1) % span * stride % span, __ATOMIC_RELAXED);
 		rc = REAL(connect)(fd, sa, len);
 		if (rc == 0 || errno != EADDRNOTAVAIL) {
 			if (rc == 0 || errno == EINPROGRESS)
@@ -541,7 +705,7 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
     const struct policy_opts *o, bool prog_bound)
 {
 	unsigned keys = POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
-	unsigned sys_lo, sys_hi, one = 1, prog_port = 0;
+	unsigned one = 1, prog_port = 0;
 	struct sockaddr_storage local;
 	struct policy_opts forced;
 	socklen_t llen;
@@ -566,8 +730,10 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 
 	if (o->set & POLICY_KEY_BIT(KEY_LOCAL_PORTS)) {
-		system_range(&sys_lo, &sys_hi);
-		if (o->port_lo >= sys_lo && o->port_hi <= sys_hi) {
+		struct sysports local_copy;
+		const struct sysports *sp = system_ports(&local_copy);
+
+		if (o->port_lo >= sp->lo && o->port_hi <= sp->hi) {
 			uint32_t range = o->port_lo | ((uint32_t)o->port_hi << 16);
 
 			if (REAL(setsockopt)(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE,
@@ -583,7 +749,7 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 				return REAL(connect)(fd, sa, len);
 			}
 		}
-		return connect_from_pool(fd, family, sa, len, o);
+		return connect_from_pool(fd, family, sa, len, o, sp);
 	}
 
 	/*

@@ -423,10 +423,10 @@ size_table(int upto)
 static bool
 make_descriptors(void)
 {
-	int ep = REAL(epoll_create1)(EPOLL_CLOEXEC), pair[2] = { -1, -1 };
+	int ep = epoll_create1(EPOLL_CLOEXEC), pair[2] = { -1, -1 };
 	int hi[3] = { -1, -1, -1 };
 
-	if (ep >= 0 && REAL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	if (ep >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0, pair) == 0) {
 		hi[0] = tw_own_descriptor(ep, false);
 		hi[1] = tw_own_descriptor(pair[0], false);

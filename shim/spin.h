@@ -23,10 +23,37 @@ tw_cpu_relax(void)
 #endif
 }
 
+/*
+ * Built with TW_SPIN_STATS (the benchmarks' copy of the library only), the
+ * time spent waiting for a lock is added up and printed at exit.
+ */
+#ifdef TW_SPIN_STATS
+#include <time.h>
+extern unsigned long tw_spin_waits, tw_spin_ns, tw_spin_takes;
+
+static inline unsigned long
+tw_spin_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long)ts.tv_sec * 1000000000UL + (unsigned long)ts.tv_nsec;
+}
+#endif
+
 static inline void
 tw_spin_lock(int *lock)
 {
+#ifdef TW_SPIN_STATS
+	unsigned long t0 = 0;
+
+	__atomic_add_fetch(&tw_spin_takes, 1, __ATOMIC_RELAXED);
+#endif
 	for (unsigned spins = 0; __atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE) != 0;) {
+#ifdef TW_SPIN_STATS
+		if (t0 == 0)
+			t0 = tw_spin_now_ns();
+#endif
 		while (__atomic_load_n(lock, __ATOMIC_RELAXED) != 0) {
 			if (++spins < 64)
 				tw_cpu_relax();
@@ -34,6 +61,12 @@ tw_spin_lock(int *lock)
 				sched_yield();
 		}
 	}
+#ifdef TW_SPIN_STATS
+	if (t0 != 0) {
+		__atomic_add_fetch(&tw_spin_waits, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&tw_spin_ns, tw_spin_now_ns() - t0, __ATOMIC_RELAXED);
+	}
+#endif
 }
 
 static inline void

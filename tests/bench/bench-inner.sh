@@ -47,6 +47,13 @@ printf '  %-44s %6s %8s %8s\n' "" bare with added
 held=
 op=close
 added "close() of a file: twshim, default policy" LD_PRELOAD=$LIB
+op=open
+added "open()+close() of a file: twshim" LD_PRELOAD=$LIB
+op=pipe
+added "pipe()+close() of both ends: twshim" LD_PRELOAD=$LIB
+op=fopen
+added "fopen()+fclose(): twshim" LD_PRELOAD=$LIB
+op=close
 added "close() of a file: socket_wrapper" LD_PRELOAD=$SW SOCKET_WRAPPER_DIR=$SWDIR
 op=socket
 added "socket()+close(), no rule matches: twshim" LD_PRELOAD=$LIB \
@@ -129,10 +136,144 @@ echo
 # the child accepts them all, so N pending closes need N of its descriptors.
 echo "5. close() with peer-first pending closes (median and 99th percentile of 2000, microseconds)"
 printf '  %-42s %8s %8s\n' "" median p99
-for n in 100 1000 8000; do
+for n in 100 1000 8000 10000; do
 	set -- $(ulimit -n "$(ulimit -Hn)" && env LD_PRELOAD="$LIB" \
 	    TWSHIM_POLICY_TEXT='[client *];close = peer-first 10m' "$B/bench/reaperload" $n 2000)
 	printf '  %-42s %8s %8s\n' "$n pending" "$1" "$2"
 done
 set -- $("$B/bench/reaperload" 0 2000)
 printf '  %-42s %8s %8s\n' "bare (no twshim, plain close)" "$1" "$2"
+
+echo
+
+# ---- 6. policy size ----
+# 10,000 sections that a loopback connection does not match (hosts,
+# subnets, ports and port ranges of every role) before the two it does.
+sh "$(dirname "$0")/bigpolicy.sh" 10000 >"$SWDIR/big.conf"
+sh "$(dirname "$0")/bigpolicy.sh" 2 >"$SWDIR/small.conf"
+echo "6. connect()+accept()+close() of both ends, by the size of the policy"
+cyc() {	# cyc POLICY: instructions per cycle
+	a=$(ir LD_PRELOAD=$LIB TWSHIM_POLICY="$1" "$OPS" cycle 1000)
+	b=$(ir LD_PRELOAD=$LIB TWSHIM_POLICY="$1" "$OPS" cycle 3000)
+	echo $(((b - a) / 2000))
+}
+one=$(cyc "$SWDIR/small.conf"); big=$(cyc "$SWDIR/big.conf")
+printf '  instructions per cycle: %d with 2 sections, %d with 10000: ratio %s\n' "$one" "$big" \
+    "$(echo "$big $one" | awk '{ printf "%.2f", $1 / $2 }')"
+ns() { date +%s%N; }
+: >"$SWDIR/csmall"; : >"$SWDIR/cbig"; : >"$SWDIR/ssmall"; : >"$SWDIR/sbig"
+for r in $(seq 1 "$ROUNDS"); do
+	for conf in small big; do
+		t0=$(ns)
+		env LD_PRELOAD="$LIB" TWSHIM_POLICY="$SWDIR/$conf.conf" "$OPS" cycle 0
+		echo $((($(ns) - t0) / 1000)) >>"$SWDIR/s$conf"
+		env LD_PRELOAD="$LIB" TWSHIM_POLICY="$SWDIR/$conf.conf" "$OPS" cycle 2000 time \
+		    >>"$SWDIR/c$conf"
+	done
+done
+cs=$(median <"$SWDIR/csmall"); cb=$(median <"$SWDIR/cbig")
+printf '  nanoseconds per cycle (median of %d interleaved rounds of 2000): %d with 2 sections, %d with 10000: ratio %s\n' \
+    "$ROUNDS" "$cs" "$cb" "$(echo "$cb $cs" | awk '{ printf "%.3f", $1 / $2 }')"
+a=$(ir LD_PRELOAD=$LIB TWSHIM_POLICY="$SWDIR/small.conf" "$OPS" cycle 0)
+b=$(ir LD_PRELOAD=$LIB TWSHIM_POLICY="$SWDIR/big.conf" "$OPS" cycle 0)
+printf '  start-up: %d instructions with 2 sections, %d with 10000 (parse and compile: %d per section)\n' \
+    "$a" "$b" $(((b - a) / 10000))
+printf '  start-up, wall clock (median): %d us with 2 sections, %d us with 10000\n' \
+    "$(median <"$SWDIR/ssmall")" "$(median <"$SWDIR/sbig")"
+echo
+
+# ---- 7. the private port pool as it fills ----
+# Ports are busy per destination: towards one listener the pool is first
+# filled to 85%, towards another it starts empty, and connects to the two
+# alternate, so both figures come from the same moments.
+echo "7. connect() through a 1000-port local_ports pool outside the system range, tcp_tw_reuse = 0"
+echo "   (median microseconds of 100 connect()s each, alternating between a destination whose"
+echo "   4-tuples fill the pool from 0% and one from 85%; the client closes first: TIME_WAIT stays)"
+unshare -n sh -c '
+	ip link set lo up
+	sysctl -qw net.ipv4.ip_local_port_range="40000 49999"
+	sysctl -qw net.ipv4.tcp_tw_reuse=0
+	pids=
+	for p in 9300 9301 9302 9303 9304; do
+		"$0/examples/legacy_server" $p >/dev/null &
+		pids="$pids $!"
+	done
+	sleep 0.3
+	med() { sort -n | awk "{ a[NR] = \$1 } END { print a[int((NR + 1) / 2)] }"; }
+	P="[client *];close = normal;local_ports = 30000-30999"
+	run() { env LD_PRELOAD="$0/libtwshim.so" TWSHIM_POLICY_TEXT="$P" "$0/bench/benchops" pool "$@"; }
+	run 100 9300 9301 850 >"$1/one"
+	for i in $(seq 1 850); do run 1 9303 >/dev/null; done
+	: >"$1/many"
+	for i in $(seq 1 100); do
+		run 1 9302 >>"$1/many"
+		run 1 9303 | sed "s/^a/b/" >>"$1/many"
+	done
+	"$0/bench/benchops" pool 100 9304 >"$1/bare"
+	printf "  %-42s %10s %10s %7s\n" "" "0-10% full" "85-95%" ratio
+	for f in one many; do
+		a=$(sed -n "s/^a //p" "$1/$f" | med); b=$(sed -n "s/^b //p" "$1/$f" | med)
+		[ $f = one ] && label="one process, 1050 connects" || label="1050 processes, one connect each"
+		printf "  %-42s %10s %10s %7s\n" "$label" "$a" "$b" "$(echo "$b $a" | awk "{ printf \"%.2f\", \$1 / \$2 }")"
+	done
+	printf "  %-42s %10s\n" "bare, the system range (no pool)" "$(sed -n "s/^a //p" "$1/bare" | med)"
+	kill $pids' "$B" "$SWDIR"
+echo
+
+# ---- 8. many threads ----
+echo "8. N threads, each socket()+connect()+close() to a listener in-process, rule [client 127.0.0.0/8] nodelay = yes"
+echo "   (median seconds for 8000 connections in all, $ROUNDS interleaved rounds; waits and waiting: how"
+echo "   often and how long threads waited for the shim's locks, as a share of the threads' time, from a"
+echo "   build that measures it, run in the same rounds; medians)"
+printf '  %-10s %9s %9s %7s %9s %9s\n' threads bare twshim ratio waits waiting
+cores=$(nproc)
+for t in $(printf '%s\n' 1 2 "$cores" $((4 * cores)) | sort -nu); do
+	: >"$SWDIR/tb"; : >"$SWDIR/ts"; : >"$SWDIR/tw"; : >"$SWDIR/tn"
+	for r in $(seq 1 "$ROUNDS"); do
+		"$OPS" threads "$t" $((8000 / t)) >>"$SWDIR/tb"
+		env LD_PRELOAD="$LIB" TWSHIM_POLICY_TEXT='[client 127.0.0.0/8];nodelay = yes' \
+		    "$OPS" threads "$t" $((8000 / t)) >>"$SWDIR/ts"
+		spin=$(env LD_PRELOAD="$B/bench/libtwshim-spin.so" \
+		    TWSHIM_POLICY_TEXT='[client 127.0.0.0/8];nodelay = yes' \
+		    "$OPS" threads "$t" $((8000 / t)) 2>&1 >"$SWDIR/tspin" | sed -n 's/^twshim-spin: //p')
+		echo "$spin" | awk '{ print $4 }' >>"$SWDIR/tn"
+		echo "$(echo "$spin" | awk '{ print $6 }') $(cat "$SWDIR/tspin") $t" |
+		    awk '{ printf "%.2f\n", 100 * $1 / 1e9 / ($2 * $3) }' >>"$SWDIR/tw"
+	done
+	tb=$(median <"$SWDIR/tb"); ts=$(median <"$SWDIR/ts")
+	printf '  %-10s %9s %9s %7s %9s %8s%%\n' "$t" "$tb" "$ts" \
+	    "$(echo "$ts $tb" | awk '{ printf "%.3f", $1 / $2 }')" "$(median <"$SWDIR/tn")" \
+	    "$(median <"$SWDIR/tw")"
+done
+echo
+
+# ---- 9. system calls per connection ----
+echo "9. System calls per connection (strace -f -c on legacy_client: (calls for 300 - calls for 100) / 200)"
+printf '  %-42s %8s %8s\n' "" calls added
+"$B/examples/legacy_server" 65101 >/dev/null &
+server=$!
+sleep 0.3
+calls() {	# calls N ENV...: system calls of a legacy_client run of N connections
+	n=$1
+	shift
+	env "$@" strace -f -c -o "$SWDIR/strace" "$B/examples/legacy_client" -q -n "$n" 127.0.0.1 65101
+	awk '$NF == "total" { print $4 }' "$SWDIR/strace"
+}
+per_conn() {	# per_conn ENV...
+	a=$(calls 100 "$@"); b=$(calls 300 "$@")
+	echo "$a $b" | awk '{ printf "%.2f", ($2 - $1) / 200 }'
+}
+bare=$(per_conn X=1)
+printf '  %-42s %8s %8s\n' "bare" "$bare" ""
+row() {	# row LABEL ENV...
+	label=$1
+	shift
+	c=$(per_conn "$@")
+	printf '  %-42s %8s %8s\n' "$label" "$c" "$(echo "$c $bare" | awk '{ printf "%+.2f", $1 - $2 }')"
+}
+row "default policy (no policy given)" LD_PRELOAD=$LIB
+for strategy in normal abort abort-if-idle fin-then-reset "peer-first 5ms then abort" "graceful 1s" "linger 1s"; do
+	"$B/twshim" --check -e "[client *];close = $strategy" >/dev/null 2>&1 || continue
+	row "close = $strategy" LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT="[client *];close = $strategy"
+done
+kill $server
