@@ -87,21 +87,24 @@ rate() {	# rate ENV... : connections per second of one legacy_client run
 	echo $((CONNS * 1000000000 / (t1 - t0)))
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-: >"$SWDIR/bare"; : >"$SWDIR/empty"; : >"$SWDIR/abort"; : >"$SWDIR/native"
+: >"$SWDIR/bare"; : >"$SWDIR/empty"; : >"$SWDIR/default"; : >"$SWDIR/abort"; : >"$SWDIR/native"
 for r in $(seq 1 "$ROUNDS"); do
 	client=$B/examples/legacy_client
 	rate >>"$SWDIR/bare"
 	rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT='# empty' >>"$SWDIR/empty"
+	rate LD_PRELOAD=$LIB >>"$SWDIR/default"
 	rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT='[client *];close = abort' >>"$SWDIR/abort"
 	client=$B/bench/legacy_client_native
 	rate >>"$SWDIR/native"
 done
 kill $server
-b=$(median <"$SWDIR/bare"); e=$(median <"$SWDIR/empty")
+b=$(median <"$SWDIR/bare"); e=$(median <"$SWDIR/empty"); d=$(median <"$SWDIR/default")
 a=$(median <"$SWDIR/abort"); n=$(median <"$SWDIR/native")
 echo "3. Loopback churn, connections per second (median of $ROUNDS interleaved rounds of $CONNS)"
 printf '  bare %d, twshim with an empty policy %d: ratio %s\n' "$b" "$e" \
     "$(echo "$e $b" | awk '{ printf "%.3f", $1 / $2 }')"
+printf '  bare %d, twshim with the built-in default (close = fin-then-reset) %d: ratio %s\n' "$b" "$d" \
+    "$(echo "$d $b" | awk '{ printf "%.3f", $1 / $2 }')"
 printf '  natively patched SO_LINGER {1,0} %d, twshim close = abort %d: ratio %s\n' "$n" "$a" \
     "$(echo "$a $n" | awk '{ printf "%.3f", $1 / $2 }')"
 echo
@@ -111,7 +114,8 @@ echo "4. 2000 sequential connections through 500 local ports, tcp_tw_reuse = 0"
 printf '  %-42s %10s %10s\n' "" completed TIME_WAIT
 # legacy_server waits for each client to close before the next accept, so
 # a peer-first wait is paid once per connection: keep it short here.
-for strategy in bare normal abort abort-if-idle "peer-first 5ms then abort" "graceful 1s"; do
+for strategy in bare normal abort abort-if-idle fin-then-reset "fin-then-reset always" \
+    "peer-first 5ms then abort" "peer-first 5ms then fin-then-reset" "graceful 1s"; do
 	unshare -n sh -c '
 		ip link set lo up
 		sysctl -qw net.ipv4.ip_local_port_range="40000 40499"
