@@ -40,9 +40,9 @@ usage(FILE *out)
 	    "                PROGRAM selects 'program =' sections; sections left out\n"
 	    "                (another program, no port given) are listed as skipped\n"
 	    "  --sysctl      the TCP sysctls twshim replaces, and their per-socket forms\n"
-	    "  --stats       sum TWSHIM_STATS files per program, with a grand total;\n"
-	    "                --format json or prometheus (node_exporter's textfile\n"
-	    "                collector) for monitoring\n"
+	    "  --stats       sum TWSHIM_STATS files per program and in total;\n"
+	    "                --format json, or prometheus (node_exporter's textfile\n"
+	    "                collector; per program only, sum() gives the total)\n"
 	    "\n"
 	    "Exit status: COMMAND's own; 125 for a twshim usage or policy error; 126 when\n"
 	    "COMMAND cannot run, 127 when it is not found.\n");
