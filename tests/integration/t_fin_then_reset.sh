@@ -142,6 +142,37 @@ run forked 7214 default
 assert_eq "$(field eof "$T/forked-7214")" 20 "shared with a child: every byte and EOF"
 assert_le "$(field TIME_WAIT "$T/forked-7214")" 1 "shared with a child: no TIME_WAIT here"
 
+# 3c. A program that half-closes (shutdown) before its close is the active
+#    closer already; while the peer has not closed yet, fin-then-reset still
+#    ends it at the close, the peer's EOF long delivered.  The server holds
+#    the connection a second after EOF; bare, TIME_WAIT stays here.
+half_server() {	# half_server PORT: greet, read to EOF, wait 1 s, close
+	python3 -c '
+import socket, sys, time
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1]))); ls.listen(1)
+s, _ = ls.accept(); s.sendall(b"hi\n"); got = b""
+while True:
+    b = s.recv(100)
+    if not b: break
+    got += b
+print("read %r, then EOF" % got, flush=True); time.sleep(1.0); s.close()
+' "$1"
+}
+for port in 7217 7218; do
+	half_server $port >"$T/half-$port" &
+	srv=$!
+	wait_listen $port
+	set -- "$OPS" sock a , connect a 127.0.0.1 $port , readline a , write a bye , \
+	    shutdown a , sleep 300 , close a
+	if [ $port = 7217 ]; then "$@" >/dev/null; else default "$@" >/dev/null; fi
+	wait "$srv"
+	cat "$T/half-$port"
+done
+assert_eq "$(tw_count "dport = :7217")" 1 "half-closed, bare: TIME_WAIT here"
+assert_has "$T/half-7218" "read b'bye', then EOF" "half-closed: every byte and EOF"
+assert_eq "$(tw_count "dport = :7218")" 0 "half-closed, closed before the peer: no TIME_WAIT here"
+
 # 4. The program's own TCP_LINGER2 or SO_LINGER is its choice; force overrules it.
 run linger2 7204 default
 assert_eq "$(field eof "$T/linger2-7204")" 20 "own TCP_LINGER2: EOF"
