@@ -19,8 +19,9 @@ ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", port)); ls.listen(128)
 client = r'''
-import fcntl, socket, struct, sys, termios, time
+import fcntl, os, socket, struct, sys, termios, time
 mode, n, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+keep = []
 def acked(c):
     # Wait until every byte sent is acknowledged: then abort-if-idle finds
     # the socket idle, as after any reply.
@@ -34,18 +35,27 @@ for i in range(n):
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_LINGER2, 30)
     if mode == "solinger":
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 5))
-    if mode in ("answered", "linger2", "solinger", "wait"):
+    if mode in ("answered", "linger2", "solinger", "wait", "forked"):
         assert c.recv(3) == b"hi\n"
     if mode != "connect":
         c.sendall(b"x" * 100000)
         acked(c)
+    if mode == "exit":
+        keep.append(c)	# left open: the kernel closes it at exit
+        continue
+    if mode == "forked" and os.fork() == 0:
+        time.sleep(0.05)	# the child's copy is the last: its exit closes it
+        os._exit(0)
     c.close()
+if mode == "forked":
+    for i in range(n):
+        os.wait()
 '''
 p = subprocess.Popen(prefix + ["python3", "-c", client, mode, str(n), str(port)])
 eof = reset = short = 0
 for i in range(n):
     s, _ = ls.accept()
-    if mode != "upload" and mode != "connect":
+    if mode not in ("upload", "connect", "exit"):
         s.sendall(b"hi\n")
     got = 0
     try:
@@ -120,6 +130,48 @@ assert_eq "$(field TIME_WAIT "$T/connect-7202")" 20 "connect-then-close: never a
 run connect 7203 '[client *];close = fin-then-reset always'
 assert_eq "$(field eof "$T/connect-7203")" 20 "always: EOF"
 assert_le "$(field TIME_WAIT "$T/connect-7203")" 1 "always: no TIME_WAIT here"
+
+# 3b. Sockets the program leaves open get their strategy at exit (here the
+#    always form: the server, reading the first connection to EOF, answers
+#    none of them in time); and a socket shared with a forked child gets it
+#    too, at the parent's close, and ends at the child's exit.
+run exit 7213 '[client *];close = fin-then-reset always'
+assert_eq "$(field eof "$T/exit-7213")" 20 "left open: every byte and EOF"
+assert_le "$(field TIME_WAIT "$T/exit-7213")" 1 "left open: no TIME_WAIT here after exit"
+run forked 7214 default
+assert_eq "$(field eof "$T/forked-7214")" 20 "shared with a child: every byte and EOF"
+assert_le "$(field TIME_WAIT "$T/forked-7214")" 1 "shared with a child: no TIME_WAIT here"
+
+# 3c. A program that half-closes (shutdown) before its close is the active
+#    closer already; while the peer has not closed yet, fin-then-reset still
+#    ends it at the close, the peer's EOF long delivered.  The server holds
+#    the connection a second after EOF; bare, TIME_WAIT stays here.
+half_server() {	# half_server PORT: greet, read to EOF, wait 1 s, close
+	python3 -c '
+import socket, sys, time
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1]))); ls.listen(1)
+s, _ = ls.accept(); s.sendall(b"hi\n"); got = b""
+while True:
+    b = s.recv(100)
+    if not b: break
+    got += b
+print("read %r, then EOF" % got, flush=True); time.sleep(1.0); s.close()
+' "$1"
+}
+for port in 7217 7218; do
+	half_server $port >"$T/half-$port" &
+	srv=$!
+	wait_listen $port
+	set -- "$OPS" sock a , connect a 127.0.0.1 $port , readline a , write a bye , \
+	    shutdown a , sleep 300 , close a
+	if [ $port = 7217 ]; then "$@" >/dev/null; else default "$@" >/dev/null; fi
+	wait "$srv"
+	cat "$T/half-$port"
+done
+assert_eq "$(tw_count "dport = :7217")" 1 "half-closed, bare: TIME_WAIT here"
+assert_has "$T/half-7218" "read b'bye', then EOF" "half-closed: every byte and EOF"
+assert_eq "$(tw_count "dport = :7218")" 0 "half-closed, closed before the peer: no TIME_WAIT here"
 
 # 4. The program's own TCP_LINGER2 or SO_LINGER is its choice; force overrules it.
 run linger2 7204 default

@@ -75,3 +75,12 @@ assert_eq $? 3 "passthrough: the program ran, with its own status"
 assert_has "$T/envbad" "without twshim (on_error = passthrough)" "and was told so"
 TWSHIM_POLICY_TEXT='on_error = exit;[client *];close = bogus' "$TW" -- sh -c 'exit 3' 2>/dev/null
 assert_eq $? 125 "on_error = exit: stopped before the program"
+
+# An empty TWSHIM_POLICY_TEXT counts as unset, as an empty TWSHIM_POLICY does.
+printf '[client *]\nclose = abort\n' >"$T/env.conf"
+env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" TWSHIM_LOG=info TWSHIM_POLICY_TEXT= \
+    TWSHIM_POLICY="$T/env.conf" true 2>"$T/empty1"
+assert_has "$T/empty1" "policy $T/env.conf loaded" "an empty TWSHIM_POLICY_TEXT: the file is read"
+env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" TWSHIM_LOG=info TWSHIM_POLICY_TEXT= \
+    TWSHIM_POLICY= true 2>"$T/empty2"
+assert_has "$T/empty2" "policy <default> loaded" "both empty: the built-in default"

@@ -35,3 +35,14 @@ print("forced from", *s.getsockname())
 ' >"$T/forced" 2>&1
 cat "$T/forced"
 assert_has "$T/forced" "forced from 127.0.0.7 45557" "the policy's address, the program's port"
+
+# The same socket with a duplicate open: replacing it would leave the
+# duplicate on the old socket, so the program's bind stands.
+with_shim '[client *];local_address = force 127.0.0.7' python3 -c '
+import os, socket
+s = socket.socket(); s.bind(("127.0.0.1", 45558)); d = os.dup(s.fileno())
+s.connect(("127.0.0.1", 7050))
+print("duplicated, from", *s.getsockname())
+' >"$T/duplicated" 2>&1
+cat "$T/duplicated"
+assert_has "$T/duplicated" "duplicated, from 127.0.0.1 45558" "a shared socket stays as the program bound it"

@@ -36,3 +36,15 @@ cat "$T/accepted"
 assert_has "$T/accepted" "nodelay: 1" "accepted nodelay"
 assert_has "$T/accepted" "keepidle: 20" "accepted keepalive"
 assert_has "$T/accepted" "linger: 0,0" "accepted abort: not before close()"
+
+# keepalive on a listener: the kernel passes it on to what accept() returns.
+with_shim '[listener *:7032];keepalive = 20s,3s,2' "$OPS" \
+    sock l , bind l 127.0.0.1 7032 , listen l 5 , accept c l , opt c keepalive , \
+    opt c keepidle , close c >"$T/inherited" &
+s=$!
+wait_listen 7032
+"$OPS" sock x , connect x 127.0.0.1 7032 , sleep 300 , close x >/dev/null
+wait $s
+cat "$T/inherited"
+assert_has "$T/inherited" "keepalive: 1" "a listener's keepalive reaches the accepted socket"
+assert_has "$T/inherited" "keepidle: 20" "with its timers"
