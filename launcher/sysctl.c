@@ -35,7 +35,7 @@ static const struct {
 	  "keepalive = IDLE,INTVL,CNT (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT)" },
 	{ "net.ipv4.tcp_max_syn_backlog",
 	  "half-open connections queued per listener",
-	  "partly: backlog = N raises listen()'s argument; the SYN queue itself has no "
+	  "partly: backlog = N replaces listen()'s argument; the SYN queue itself has no "
 	  "per-socket knob" },
 	{ "net.core.somaxconn",
 	  "the ceiling on any listen() backlog",

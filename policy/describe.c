@@ -146,7 +146,8 @@ explain_resets(const struct policy_opts *o, FILE *out)
 		    "fin-then-reset leaves no TIME_WAIT either\n");
 	if (idle)
 		fprintf(out, "# warning: abort-if-idle resets an idle connection: the peer "
-		    "gets every byte, then ECONNRESET instead of EOF; "
+		    "has every byte in its kernel, but its read ends in ECONNRESET "
+		    "instead of EOF; "
 		    "fin-then-reset leaves no TIME_WAIT either\n");
 	if (ftr && (o->set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT)) &&
 	    !(o->forced & POLICY_KEY_BIT(KEY_CLOSE)))
