@@ -120,7 +120,7 @@ tw_own_claims(int fd)
 {
 	if (tw_foreign_process() || fdt_frozen())
 		return false;
-	if (fd == tw_log_fd())
+	if (tw_log_claims(fd))
 		return true;
 	if (tw_reaper_claims(fd))
 		return true;
