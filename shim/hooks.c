@@ -166,7 +166,8 @@ after_dup(int oldfd, int newfd, int cloexec)
 {
 	int saved = errno;
 
-	if (newfd < 0)
+	/* dup2(fd, fd) leaves fd as it was: so does the table. */
+	if (newfd < 0 || newfd == oldfd)
 		return newfd;
 	if (fdt_maybe(oldfd) || fdt_maybe(newfd)) {
 		if (fdt_enter()) {
