@@ -9,6 +9,8 @@
  *	ownfds rawepoll PORT	a socket in epoll through the raw system call, then close()
  *	ownfds logstale PORT LOG FILE	the log file's number closed raw, then a file of
  *				the program's put on it, a connection made, the file closed
+ *	ownfds logrange PORT LOG	the log file's number closed raw, then close_range()
+ *				over it: errno must be kept
  *
  * PORT is a local server that answers each line with "ok\n" and never
  * closes first.  Run under `ulimit -n 64` (stale, fill) or higher (race).
@@ -273,6 +275,22 @@ logstale(const char *log, const char *file)
 	return 0;
 }
 
+static int
+logrange(const char *log)
+{
+	int at = log_number(log), rc, err;
+
+	printf("log_at: %d\n", at);
+	if (at < 0)
+		return 1;
+	printf("raw_close: %ld\n", syscall(SYS_close, at));
+	errno = 12345;
+	rc = close_range((unsigned)at, (unsigned)at + 8, 0);
+	err = errno;
+	printf("close_range: %d errno %d\n", rc, err);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -290,6 +308,8 @@ main(int argc, char **argv)
 		return forked();
 	if (strcmp(argv[1], "rawepoll") == 0)
 		return rawepoll();
+	if (strcmp(argv[1], "logrange") == 0 && argc > 3)
+		return logrange(argv[3]);
 	if (strcmp(argv[1], "logstale") == 0 && argc > 4)
 		return logstale(argv[3], argv[4]);
 	die("ownfds: unknown %s", argv[1]);

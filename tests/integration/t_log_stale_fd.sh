@@ -17,3 +17,10 @@ assert_has "$T/out" "file_at_log_number: 1" "the program's file took the number"
 assert_has "$T/out" "file_bytes: 0" "no log line went into the program's file"
 assert_has "$T/out" "close_file: 0" "close() of the file succeeded"
 assert_has "$T/out" "file_still_open: 0" "and really closed it"
+
+# close_range() over the stale number succeeds and keeps errno as it was.
+with_shim '[client *];close = abort' env TWSHIM_LOG_FILE="$T/shim.log" \
+    sh -c 'ulimit -n 64 && exec "$0" logrange 7330 "$1"' \
+    "$B/helpers/ownfds" "$(realpath "$T/shim.log")" >"$T/range" 2>&1
+cat "$T/range"
+assert_has "$T/range" "close_range: 0 errno 12345" "close_range() kept errno"
