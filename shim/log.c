@@ -32,11 +32,10 @@ static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static dev_t log_dev;
 static ino_t log_ino;
 
-/* Whether log_fd is still the file we opened; when not, stderr again. */
+/* Whether fd, read from log_fd, is still the file we opened; when not, stderr again. */
 static bool
-log_file_ours(void)
+log_file_ours(int fd)
 {
-	int fd = log_fd;
 	struct stat st;
 
 	if (fd == 2)
@@ -59,7 +58,7 @@ tw_log_fd(void)
 bool
 tw_log_claims(int fd)
 {
-	return fd == log_fd && log_file_ours();
+	return fd == log_fd && log_file_ours(fd);
 }
 
 /*
@@ -132,7 +131,7 @@ tw_log_evict(int fd)
 {
 	int saved = errno, moved;
 
-	if (fd != log_fd || !log_file_ours())
+	if (fd != log_fd || !log_file_ours(fd))
 		return;
 	moved = tw_own_descriptor(fd, false);
 	fdt_set_internal(fd, false);
@@ -156,9 +155,9 @@ tw_logf(int level, const char *fmt, ...)
 	 * One write(2) per line keeps lines from interleaving between threads.
 	 * A log file no longer ours sends the line to stderr instead.
 	 */
-	if (log_fd != 2)
-		(void)log_file_ours();
 	fd = log_fd;
+	if (fd != 2 && !log_file_ours(fd))
+		fd = 2;
 	if (fd != 2 || stderr_usable())
 		(void)!write(fd, line, n);
 	errno = saved;
