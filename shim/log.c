@@ -43,8 +43,8 @@ log_file_ours(int fd)
 	if (fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino)
 		return true;
 	/* A vfork child's descriptors are its own; the log is the parent's. */
-	if (!tw_foreign_process() && __atomic_compare_exchange_n(&log_fd, &fd, 2, false, __ATOMIC_RELAXED,
-	    __ATOMIC_RELAXED))
+	if (!tw_foreign_process() &&
+	    __atomic_compare_exchange_n(&log_fd, &fd, 2, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		tw_own_forget(fd);
 	return false;
 }
