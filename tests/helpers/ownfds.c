@@ -96,6 +96,11 @@ stale(void)
 		;
 	/* The close the library cannot see: everything from the floor up. */
 	printf("raw_close_range: %ld\n", syscall(SYS_close_range, lo, ~0U, 0));
+	/* Above the two numbers pipe() takes next: close_range() over stale ones keeps errno. */
+	errno = 12345;
+	n = close_range((unsigned)lo + 2, (unsigned)lo + 8, 0);
+	printf("close_range_stale: %d errno %d\n", n, errno);
+	n = 0;
 	if (pipe(p) < 0)
 		die("ownfds: pipe: %s", strerror(errno));
 	printf("pipe_at: %d\n", p[0]);
