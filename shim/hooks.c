@@ -166,7 +166,8 @@ after_dup(int oldfd, int newfd, int cloexec)
 {
 	int saved = errno;
 
-	if (newfd < 0)
+	/* dup2(fd, fd) leaves fd as it was: so does the table. */
+	if (newfd < 0 || newfd == oldfd)
 		return newfd;
 	if (fdt_maybe(oldfd) || fdt_maybe(newfd)) {
 		if (fdt_enter()) {
@@ -615,23 +616,37 @@ _Exit(int status)
 	__builtin_unreachable();
 }
 
-/* No fork handler runs for _Fork(): the child lets go of the reaper's descriptors here. */
+/*
+ * No fork handler runs for _Fork(): the child lets go of the reaper's
+ * descriptors here, and the parent marks its sockets shared, as after
+ * fork() (the child holds every one of them).  Before the call too, so
+ * that no other thread's close() acts on one meanwhile.
+ */
 TW_EXPORT pid_t
 _Fork(void)
 {
 	real__Fork_fn real = REAL(_Fork);
 	pid_t pid;
+	int saved;
 
 	if (real == NULL) {
 		errno = ENOSYS;
 		return -1;
 	}
+	before_spawn(false);
 	pid = real();
+	saved = errno;
 	if (pid == 0) {
-		int saved = errno;
-
 		tw_reaper_drop_inherited();
-		errno = saved;
+	} else if (pid > 0 && fdt_count_hint()) {
+		/* From a signal handler that interrupted the shim: at the next entry. */
+		if (fdt_enter()) {
+			fdt_mark_shared(false);
+			fdt_leave();
+		} else if (!tw_foreign_process()) {
+			fdt_mark_shared_later();
+		}
 	}
+	errno = saved;
 	return pid;
 }

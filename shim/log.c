@@ -13,6 +13,7 @@
 
 #include "fdtable.h"
 #include "logline.h"
+#include "ownfd.h"
 #include "real.h"
 #include "safefile.h"
 #include "shim.h"
@@ -22,10 +23,42 @@ static int log_fd = 2;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
+/*
+ * What TWSHIM_LOG_FILE was when opened.  A program may close our
+ * descriptor where no hook sees it (a raw system call) and be handed the
+ * number again for a file of its own: from then on the number is not our
+ * log, and no line may go into that file.
+ */
+static dev_t log_dev;
+static ino_t log_ino;
+
+/* Whether fd, read from log_fd, is still the file we opened; when not, stderr again. */
+static bool
+log_file_ours(int fd)
+{
+	struct stat st;
+
+	if (fd == 2)
+		return false;
+	if (fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino)
+		return true;
+	/* A vfork child's descriptors are its own; the log is the parent's. */
+	if (!tw_foreign_process() &&
+	    __atomic_compare_exchange_n(&log_fd, &fd, 2, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		tw_own_forget(fd);
+	return false;
+}
+
 int
 tw_log_fd(void)
 {
 	return log_fd;
+}
+
+bool
+tw_log_claims(int fd)
+{
+	return fd == log_fd && log_file_ours(fd);
 }
 
 /*
@@ -72,7 +105,13 @@ tw_log_open(const char *level, const char *file)
 	if (file != NULL && *file != '\0') {
 		/* A regular file, a terminal or a FIFO with a reader; never a link. */
 		fd = safe_open_log(file);
+		if (fd >= 0 && fstat(fd, &st) < 0) {
+			safe_close(fd);
+			fd = -1;
+		}
 		if (fd >= 0) {
+			log_dev = st.st_dev;
+			log_ino = st.st_ino;
 			/* Ours: above the program's numbers, kept from its close loops. */
 			log_fd = tw_own_descriptor(fd, true);
 			if (log_fd < 0) {
@@ -92,7 +131,7 @@ tw_log_evict(int fd)
 {
 	int saved = errno, moved;
 
-	if (fd != log_fd)
+	if (fd != log_fd || !log_file_ours(fd))
 		return;
 	moved = tw_own_descriptor(fd, false);
 	fdt_set_internal(fd, false);
@@ -104,7 +143,7 @@ void
 tw_logf(int level, const char *fmt, ...)
 {
 	char line[TW_LOG_LINE_MAX + 1];
-	int saved = errno;
+	int saved = errno, fd;
 	size_t n;
 	va_list ap;
 
@@ -112,9 +151,15 @@ tw_logf(int level, const char *fmt, ...)
 	n = tw_log_format(line, sizeof line, tw_state.program, (long)getpid(),
 	    level_names[level < 0 ? 0 : level > 3 ? 3 : level], fmt, ap);
 	va_end(ap);
-	/* One write(2) per line keeps lines from interleaving between threads. */
-	if (log_fd != 2 || stderr_usable())
-		(void)!write(log_fd, line, n);
+	/*
+	 * One write(2) per line keeps lines from interleaving between threads.
+	 * A log file no longer ours sends the line to stderr instead.
+	 */
+	fd = log_fd;
+	if (fd != 2 && !log_file_ours(fd))
+		fd = 2;
+	if (fd != 2 || stderr_usable())
+		(void)!write(fd, line, n);
 	errno = saved;
 }
 

@@ -118,14 +118,17 @@ tw_own_forget(int fd)
 bool
 tw_own_claims(int fd)
 {
+	int saved = errno;
+	bool ours;
+
 	if (tw_foreign_process() || fdt_frozen())
 		return false;
-	if (fd == tw_log_fd())
-		return true;
-	if (tw_reaper_claims(fd))
-		return true;
-	tw_own_forget(fd);
-	return false;
+	/* The checks read a number that may be closed or another's: errno is kept. */
+	ours = tw_log_claims(fd) || tw_reaper_claims(fd);
+	if (!ours)
+		tw_own_forget(fd);
+	errno = saved;
+	return ours;
 }
 
 bool

@@ -80,6 +80,8 @@ void tw_log_open(const char *level, const char *file);
 void tw_logf(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int tw_log_fd(void);
+/* Whether fd is our log file still (not a number reused since); when not, stderr. */
+bool tw_log_claims(int fd);
 void tw_log_evict(int fd);
 
 #define tw_log(level, ...)						\

@@ -7,6 +7,10 @@
  *	ownfds race PORT N	dup2() onto a high number while another thread closes sockets
  *	ownfds fork PORT	close one socket, then _Fork(); the child lives on
  *	ownfds rawepoll PORT	a socket in epoll through the raw system call, then close()
+ *	ownfds logstale PORT LOG FILE	the log file's number closed raw, then a file of
+ *				the program's put on it, a connection made, the file closed
+ *	ownfds logrange PORT LOG	the log file's number closed raw, then close_range()
+ *				over it: errno must be kept
  *
  * PORT is a local server that answers each line with "ok\n" and never
  * closes first.  Run under `ulimit -n 64` (stale, fill) or higher (race).
@@ -92,6 +96,11 @@ stale(void)
 		;
 	/* The close the library cannot see: everything from the floor up. */
 	printf("raw_close_range: %ld\n", syscall(SYS_close_range, lo, ~0U, 0));
+	/* Above the two numbers pipe() takes next: close_range() over stale ones keeps errno. */
+	errno = 12345;
+	n = close_range((unsigned)lo + 2, (unsigned)lo + 8, 0);
+	printf("close_range_stale: %d errno %d\n", n, errno);
+	n = 0;
 	if (pipe(p) < 0)
 		die("ownfds: pipe: %s", strerror(errno));
 	printf("pipe_at: %d\n", p[0]);
@@ -220,6 +229,73 @@ rawepoll(void)
 	return 0;
 }
 
+/* The number the library's log file LOG is open on, or -1. */
+static int
+log_number(const char *log)
+{
+	char link[64], target[4096];
+
+	for (int fd = 3; fd < 65536; fd++) {
+		ssize_t n;
+
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		if ((n = readlink(link, target, sizeof target - 1)) < 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, log) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * The library's log descriptor closed where it cannot see, and a file of
+ * the program's given that very number: no log line may go into the
+ * file, and close() of it must close it.
+ */
+static int
+logstale(const char *log, const char *file)
+{
+	int at = log_number(log), f, mine, s;
+	struct stat st;
+
+	printf("log_at: %d\n", at);
+	if (at < 0)
+		return 1;
+	printf("raw_close: %ld\n", syscall(SYS_close, at));
+	if ((f = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+		die("ownfds: open %s: %s", file, strerror(errno));
+	mine = fcntl(f, F_DUPFD, at);
+	close(f);
+	printf("file_at_log_number: %d\n", mine == at);
+	s = dial();			/* logged at info level */
+	if (!ask(s))
+		die("ownfds: no answer");
+	close(s);
+	fstat(mine, &st);
+	printf("file_bytes: %lld\n", (long long)st.st_size);
+	errno = 0;
+	printf("close_file: %d\n", close(mine));
+	printf("file_still_open: %d\n", fcntl(mine, F_GETFD) >= 0);
+	return 0;
+}
+
+static int
+logrange(const char *log)
+{
+	int at = log_number(log), rc, err;
+
+	printf("log_at: %d\n", at);
+	if (at < 0)
+		return 1;
+	printf("raw_close: %ld\n", syscall(SYS_close, at));
+	errno = 12345;
+	rc = close_range((unsigned)at, (unsigned)at + 8, 0);
+	err = errno;
+	printf("close_range: %d errno %d\n", rc, err);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -237,5 +313,9 @@ main(int argc, char **argv)
 		return forked();
 	if (strcmp(argv[1], "rawepoll") == 0)
 		return rawepoll();
+	if (strcmp(argv[1], "logrange") == 0 && argc > 3)
+		return logrange(argv[3]);
+	if (strcmp(argv[1], "logstale") == 0 && argc > 4)
+		return logstale(argv[3], argv[4]);
 	die("ownfds: unknown %s", argv[1]);
 }
