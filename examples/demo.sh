@@ -36,7 +36,7 @@ exhaust='
 	kill $server'
 printf '   without twshim:\n   '
 netns "PREFIX=; $exhaust"
-printf '\n   with twshim (built-in default policy: [client *] close = abort-if-idle):\n   '
+printf '\n   with twshim (built-in default policy: [client *] close = fin-then-reset):\n   '
 netns "PREFIX='$B/twshim -q --'; $exhaust"
 
 cat <<EOT

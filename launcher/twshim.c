@@ -32,7 +32,7 @@ usage(FILE *out)
 	    "  -e TEXT       policy text, ';' between lines (sets TWSHIM_POLICY_TEXT)\n"
 	    "                with neither, TWSHIM_POLICY or TWSHIM_POLICY_TEXT from the\n"
 	    "                environment, else the built-in default policy:\n"
-	    "                  [listener *] reuseaddr = yes; [client *] close = abort-if-idle\n"
+	    "                  [listener *] reuseaddr = yes; [client *] close = fin-then-reset\n"
 	    "  -v            log what twshim does (TWSHIM_LOG=info) and print the policy\n"
 	    "  -q            only errors, and no warnings from the launcher\n"
 	    "  --dry-run     log what would be done, change nothing (TWSHIM_DRY_RUN=1)\n"

@@ -8,14 +8,15 @@
 
 #include "policy_impl.h"
 
-static const char *const close_names[] = {
+static const char *const close_names[CLOSE_KIND_COUNT] = {
 	"normal", "abort", "abort-if-idle", "linger", "graceful", "peer-first",
+	"fin-then-reset", "fin-then-reset always",
 };
 
 const char *
 policy_close_name(enum policy_close_kind kind)
 {
-	return (unsigned)kind < 6 ? close_names[kind] : "?";
+	return (unsigned)kind < CLOSE_KIND_COUNT ? close_names[kind] : "?";
 }
 
 int

@@ -54,7 +54,10 @@ enum policy_close_kind {
 	CLOSE_ABORT_IF_IDLE,
 	CLOSE_LINGER,		/* wait_ms: SO_LINGER time, whole seconds */
 	CLOSE_GRACEFUL,		/* wait_ms: drain limit */
-	CLOSE_PEER_FIRST	/* wait_ms: how long to wait for the peer's FIN */
+	CLOSE_PEER_FIRST,	/* wait_ms: how long to wait for the peer's FIN */
+	CLOSE_FIN_THEN_RESET,	/* TCP_LINGER2 = -1 at close, when the peer has sent data */
+	CLOSE_FIN_THEN_RESET_ALWAYS, /* ... whether or not it has ("fin-then-reset always") */
+	CLOSE_KIND_COUNT
 };
 
 /* "graceful" written without a duration drains for at most this long. */
@@ -65,8 +68,8 @@ struct policy_close {
 	uint32_t wait_ms;
 	/*
 	 * peer-first only: what to do when the peer has not closed in time.
-	 * One of normal, abort, abort-if-idle, graceful; fallback_ms is the
-	 * graceful drain limit.
+	 * One of normal, abort, abort-if-idle, graceful, fin-then-reset (either
+	 * form); fallback_ms is the graceful drain limit.
 	 */
 	enum policy_close_kind fallback;
 	uint32_t fallback_ms;
@@ -199,7 +202,7 @@ int policy_role_parse(const char *s, enum policy_role *role);
 const char *policy_key_name(enum policy_key key);
 const char *policy_close_name(enum policy_close_kind kind);
 
-/* Write "abort", "peer-first 200ms then abort-if-idle", ... into buf. */
+/* Write "abort", "peer-first 200ms then fin-then-reset", ... into buf. */
 int policy_close_format(const struct policy_close *c, char *buf, size_t size);
 
 /*

@@ -15,7 +15,7 @@ const char policy_default_text[] =
     "[listener *]\n"
     "reuseaddr = yes\n"
     "[client *]\n"
-    "close = abort-if-idle\n";
+    "close = fin-then-reset\n";
 
 #define ROLES_ALL	(POLICY_ROLE_BIT(POLICY_CLIENT) | POLICY_ROLE_BIT(POLICY_LISTENER) | \
 			 POLICY_ROLE_BIT(POLICY_ACCEPTED))
@@ -251,16 +251,26 @@ join(const struct token *tok, size_t i, size_t n, char *buf, size_t size)
 	}
 }
 
+/*
+ * The strategy named by tok[*i] (and tok[*i + 1] for "fin-then-reset
+ * always"), advancing *i past it.
+ */
 static int
-parse_close_kind(const char *s, enum policy_close_kind *k)
+parse_close_kind(const struct token *tok, size_t n, size_t *i, enum policy_close_kind *k)
 {
 	static const char *const names[] = {
 		"normal", "abort", "abort-if-idle", "linger", "graceful", "peer-first",
+		"fin-then-reset",
 	};
 
-	for (int i = 0; i < 6; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*k = (enum policy_close_kind)i;
+	for (size_t j = 0; j < sizeof names / sizeof names[0]; j++)
+		if (strcmp(tok[*i].s, names[j]) == 0) {
+			*k = (enum policy_close_kind)j;
+			(*i)++;
+			if (*k == CLOSE_FIN_THEN_RESET && *i < n && strcmp(tok[*i].s, "always") == 0) {
+				*k = CLOSE_FIN_THEN_RESET_ALWAYS;
+				(*i)++;
+			}
 			return 0;
 		}
 	return -1;
@@ -296,13 +306,13 @@ static void
 parse_close(struct parser *ps, struct section *s, const struct token *tok, size_t n)
 {
 	struct policy_close *c = &s->close;
-	size_t i = 1;
+	size_t i = 0;
 	uint64_t ms;
 
 	memset(c, 0, sizeof *c);
-	if (parse_close_kind(tok[0].s, &c->kind) < 0) {
-		error_at(ps, tok[0].col, "unknown close strategy '%s' (expected normal, abort, "
-		    "abort-if-idle, linger, graceful or peer-first)", tok[0].s);
+	if (parse_close_kind(tok, n, &i, &c->kind) < 0) {
+		error_at(ps, tok[0].col, "unknown close strategy '%s' (expected normal, "
+		    "fin-then-reset, abort, abort-if-idle, linger, graceful or peer-first)", tok[0].s);
 		return;
 	}
 	switch (c->kind) {
@@ -351,13 +361,13 @@ parse_close(struct parser *ps, struct section *s, const struct token *tok, size_
 				error_at(ps, tok[2].col, "missing strategy after 'then'");
 				return;
 			}
-			if (parse_close_kind(tok[3].s, &c->fallback) < 0 ||
+			i = 3;
+			if (parse_close_kind(tok, n, &i, &c->fallback) < 0 ||
 			    c->fallback == CLOSE_LINGER || c->fallback == CLOSE_PEER_FIRST) {
-				error_at(ps, tok[3].col, "bad fallback '%s' (expected normal, abort, "
-				    "abort-if-idle or graceful)", tok[3].s);
+				error_at(ps, tok[3].col, "bad fallback '%s' (expected normal, "
+				    "fin-then-reset, abort, abort-if-idle or graceful)", tok[3].s);
 				return;
 			}
-			i = 4;
 			if (c->fallback == CLOSE_GRACEFUL) {
 				c->fallback_ms = POLICY_GRACEFUL_DEFAULT_MS;
 				if (n > 4) {

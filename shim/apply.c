@@ -15,6 +15,7 @@
 #include "shim.h"
 #include "sockinfo.h"
 #include "stats.h"
+#include "strategy.h"
 
 static bool
 is_tcp_request(int domain, int type, int protocol)
@@ -141,10 +142,11 @@ apply_reuse(int fd, const struct policy_opts *o, unsigned user_set)
 }
 
 /*
- * The keys every connected socket takes: keepalive, nodelay, timeouts,
- * abort.  Returns true when it put SO_LINGER {1,0} on the socket.
+ * The keys every connected socket takes: keepalive, nodelay, timeouts.
+ * Never the close strategy: that is done at close() (closer.c), when the
+ * socket's sharing and its traffic are known.
  */
-static bool
+static void
 apply_stream(int fd, const struct policy_opts *o, unsigned user_set)
 {
 	if (wants(o, user_set, KEY_KEEPALIVE)) {
@@ -163,34 +165,30 @@ apply_stream(int fd, const struct policy_opts *o, unsigned user_set)
 		    "TCP_USER_TIMEOUT");
 	if (wants(o, user_set, KEY_FIN_TIMEOUT))
 		set_int(fd, IPPROTO_TCP, TCP_LINGER2, (int)o->fin_timeout_s, "TCP_LINGER2");
-	/*
-	 * abort is set now as well as at close(): a socket closed where the
-	 * shim cannot see it (fclose, exit, close_range inside libc) still
-	 * leaves no TIME_WAIT.
-	 */
-	if (wants(o, user_set, KEY_CLOSE) && o->close->kind == CLOSE_ABORT) {
-		struct linger l = { 1, 0 };
-		if (REAL(setsockopt)(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0) {
-			tw_count(options_applied);
-			return true;
-		}
-	}
-	return false;
 }
 
 /* Record what the policy decided for the socket on fd (table entered). */
 static void
-remember(struct tw_desc *d, int fd, const struct policy_opts *o, bool linger0)
+remember(struct tw_desc *d, int fd, const struct policy_opts *o)
 {
 	d->forced = (uint16_t)o->forced;
-	if (linger0)
-		d->flags |= TW_D_LINGER0;
 	if (o->set & POLICY_KEY_BIT(KEY_CLOSE)) {
 		d->close = o->close;
 		d->close_forced = (o->forced & POLICY_KEY_BIT(KEY_CLOSE)) != 0;
 	}
+	/*
+	 * A fin_timeout the policy gave this socket is its TCP_LINGER2 as
+	 * much as one the program set: fin-then-reset leaves both alone
+	 * unless forced.
+	 */
+	if (o->set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT))
+		d->user_set |= POLICY_KEY_BIT(KEY_FIN_TIMEOUT);
 	d->flags |= TW_D_APPLIED;
-	if (d->cookie == 0)
+	/*
+	 * fin-then-reset needs no cookie (strategy.c): one system call less
+	 * per connection under the default policy.
+	 */
+	if (d->cookie == 0 && (d->close == NULL || !tw_is_fin_then_reset(d->close->kind)))
 		d->cookie = tw_socket_cookie(fd);
 }
 
@@ -238,7 +236,7 @@ tw_before_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	/* Set before bind(): that is when the kernel looks at them. */
 	apply_reuse(fd, &o, user_set);
 	if (wants(&o, user_set, KEY_KEEPALIVE))
-		(void)apply_stream(fd, &o, user_set | POLICY_KEY_BIT(KEY_CLOSE));
+		apply_stream(fd, &o, user_set);
 out:
 	errno = saved;
 }
@@ -283,7 +281,7 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct policy_opts o;
 	struct tw_desc *d;
 	unsigned user_set;
-	bool prog_bound, first, linger0;
+	bool prog_bound, first;
 	int saved = errno;
 
 	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
@@ -310,10 +308,11 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 	log_match(fd, "connect", sa, &o);
 	/* A dry run remembers the close strategy too, so that close() can tell. */
-	linger0 = !tw_state.dry_run && apply_stream(fd, &o, user_set);
+	if (!tw_state.dry_run)
+		apply_stream(fd, &o, user_set);
 	if (fdt_enter_fast()) {
 		if ((d = fdt_find(fd)) != NULL)
-			remember(d, fd, &o, linger0);
+			remember(d, fd, &o);
 		fdt_leave();
 	}
 	errno = saved;
@@ -332,7 +331,6 @@ tw_on_accept(int lfd, int fd, int flags)
 	int family = -1, saved = errno;
 	unsigned user_set, inherited = 0;
 	uint8_t inherited_flags = 0;
-	bool linger0;
 
 	if (fdt_maybe(fd))
 		fdt_forget(fd);
@@ -378,10 +376,11 @@ tw_on_accept(int lfd, int fd, int flags)
 	    policy_match(tw_state.policy, POLICY_ACCEPTED, (struct sockaddr *)&ss, len, &o) == 0)
 		goto out;
 	log_match(fd, "accept", (struct sockaddr *)&ss, &o);
-	linger0 = !tw_state.dry_run && apply_stream(fd, &o, user_set);
+	if (!tw_state.dry_run)
+		apply_stream(fd, &o, user_set);
 	if (fdt_enter_fast()) {
 		if ((d = fdt_find(fd)) != NULL)
-			remember(d, fd, &o, linger0);
+			remember(d, fd, &o);
 		fdt_leave();
 	}
 out:

@@ -2,6 +2,7 @@
  * closer.c - the close strategies of the contract.
  *
  *	normal		the program's own close
+ *	fin-then-reset	TCP_LINGER2 = -1: every byte, the FIN, then RST (strategy.c)
  *	abort		SO_LINGER {1,0}: RST, no TIME_WAIT
  *	abort-if-idle	abort when nothing is unsent, unacknowledged or unread
  *	linger DUR	SO_LINGER {1,DUR}: close() blocks up to DUR
@@ -9,7 +10,8 @@
  *	peer-first	wait for the peer's FIN, then a fallback: to the reaper
  *
  * Nothing here acts on a socket another descriptor or process still holds,
- * nor on a descriptor whose socket is no longer the one tracked.
+ * nor on a descriptor whose socket is no longer the one tracked, except
+ * fin-then-reset, which cannot harm either (strategy.c).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -70,50 +72,93 @@ may_wait(int fd, const struct tw_desc *d)
 	return true;
 }
 
+/* Whether the program chose for itself how this socket's close ends. */
+static bool
+own_linger(const struct tw_desc *d, enum policy_close_kind kind, const char **what)
+{
+	if (d->close_forced)
+		return false;
+	if (d->user_set & POLICY_KEY_BIT(KEY_CLOSE)) {
+		*what = "the program's own SO_LINGER";
+		return true;
+	}
+	/* The policy's own fin_timeout is noted here too (apply.c). */
+	if (tw_is_fin_then_reset(kind) && (d->user_set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT))) {
+		*what = "the socket's own TCP_LINGER2";
+		return true;
+	}
+	return false;
+}
+
 static int
 close_with(int fd, const struct tw_desc *d, int saved)
 {
 	const struct policy_close *c = d->close;
+	const char *why;
 
-	if (d->refs > 0 || (d->flags & TW_D_SHARED)) {
-		/* Another descriptor or process still uses it: theirs to finish. */
+	if (d->refs > 0) {
+		/* Another descriptor in this process: the last close decides. */
 		tw_count(close_shared);
+		tw_log(TW_LOG_DEBUG, "fd %d: close: normal: another descriptor holds the socket", fd);
+		return plain_close(fd, saved);
+	}
+	if (own_linger(d, c->kind, &why)) {
+		tw_count(close_own_linger);
+		tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
+		return plain_close(fd, saved);
+	}
+	if (tw_is_fin_then_reset(c->kind)) {
+		/*
+		 * Neither sharing nor the cookie is checked: see
+		 * tw_fin_then_reset().  Two system calls at most, one when
+		 * the connection was never answered.
+		 */
+		if (tw_fin_then_reset(fd, c->kind == CLOSE_FIN_THEN_RESET_ALWAYS, &why))
+			tw_log(TW_LOG_INFO, "fd %d: close: fin-then-reset", fd);
+		else
+			tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
+		return plain_close(fd, saved);
+	}
+	if (d->flags & TW_D_SHARED) {
+		/* Another process may still use it: theirs to finish. */
+		tw_count(close_shared);
+		tw_log(TW_LOG_INFO, "fd %d: close: normal: shared with another process", fd);
 		return plain_close(fd, saved);
 	}
 	if (!tw_same_socket(fd, d->cookie)) {
 		/* Closed behind our back (fclose, syscall) and the number reused. */
 		tw_count(close_stale);
-		tw_log(TW_LOG_DEBUG, "fd %d: no longer the tracked socket; closing as is", fd);
-		return plain_close(fd, saved);
-	}
-	if ((d->user_set & POLICY_KEY_BIT(KEY_CLOSE)) && !d->close_forced) {
-		/* The program chose its own SO_LINGER. */
-		tw_count(close_normal);
+		tw_log(TW_LOG_INFO, "fd %d: close: normal: no longer the tracked socket", fd);
 		return plain_close(fd, saved);
 	}
 
 	switch (c->kind) {
 	case CLOSE_NORMAL:
 		tw_count(close_normal);
+		tw_log(TW_LOG_INFO, "fd %d: close: normal", fd);
 		break;
 	case CLOSE_ABORT:
+		/* Set now, never earlier: a shared socket must not carry it. */
 		tw_count(close_abort);
 		tw_count(rst_sent);
-		if (!(d->flags & TW_D_LINGER0))
-			tw_set_linger(fd, 1, 0);
+		tw_set_linger(fd, 1, 0);
+		tw_log(TW_LOG_INFO, "fd %d: close: reset (abort)", fd);
 		break;
 	case CLOSE_ABORT_IF_IDLE:
 		if (tw_socket_idle(fd)) {
 			tw_count(close_abort_if_idle);
 			tw_count(rst_sent);
 			tw_set_linger(fd, 1, 0);
+			tw_log(TW_LOG_INFO, "fd %d: close: reset (abort-if-idle)", fd);
 		} else {
 			tw_count(close_abort_if_busy);
+			tw_log(TW_LOG_INFO, "fd %d: close: normal: busy (abort-if-idle)", fd);
 		}
 		break;
 	case CLOSE_LINGER:
 		tw_count(close_linger);
 		tw_set_linger(fd, 1, (int)(c->wait_ms / 1000));
+		tw_log(TW_LOG_INFO, "fd %d: close: linger %us", fd, c->wait_ms / 1000);
 		break;
 	case CLOSE_GRACEFUL:
 	case CLOSE_PEER_FIRST:
@@ -122,11 +167,19 @@ close_with(int fd, const struct tw_desc *d, int saved)
 		else
 			tw_count(close_peer_first);
 		if (may_wait(fd, d) && tw_reaper_take(fd, c, (d->flags & TW_D_SHUT_WR) != 0) == 0) {
+			char how[80];
+
+			policy_close_format(c, how, sizeof how);
+			tw_log(TW_LOG_INFO, "fd %d: close: %s, waiting on a duplicate", fd, how);
 			errno = saved;
 			return 0;
 		}
 		/* No waiting: what the reaper would have done in the end, done now. */
+		tw_log(TW_LOG_INFO, "fd %d: close: %s without waiting", fd,
+		    policy_close_name(c->kind));
 		tw_prepare_close(fd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_GRACEFUL);
+		break;
+	default:
 		break;
 	}
 	return plain_close(fd, saved);
@@ -173,9 +226,14 @@ tw_untrack(int fd)
 }
 
 /*
- * At exit the kernel closes what the program left open, unseen.  abort is
- * already on such sockets (set at connect/accept); abort-if-idle is decided
- * here, once, for each idle socket this process alone holds.
+ * At exit the kernel closes what the program left open, unseen.  Each
+ * socket that this process alone holds gets its strategy's immediate
+ * action here, once: abort, abort-if-idle, fin-then-reset.  None of them
+ * is set earlier (at connect or accept): fin-then-reset's "answered" can
+ * only be judged at the end, and a socket later shared by fork or exec
+ * must not carry an RST for another process's close.  Closes the shim
+ * never sees (_exit, fclose, io_uring, death by a signal) stay the
+ * kernel's plain close.
  */
 void
 tw_close_at_exit(void)
@@ -191,23 +249,37 @@ tw_close_at_exit(void)
 		n = fdt_collect(0, ~0u, fds, cap);
 	fdt_leave();
 	for (unsigned i = 0; i < n; i++) {
-		struct tw_desc *d, copy;
-		bool act = false;
+		enum policy_close_kind kind = CLOSE_NORMAL;
+		uint64_t cookie = 0;
+		struct tw_desc *d;
+		const char *why;
 
 		if (!fdt_enter())
 			break;
 		if ((d = fdt_find(fds[i])) != NULL && d->close != NULL &&
-		    d->close->kind == CLOSE_ABORT_IF_IDLE && d->refs == 1 &&
-		    !(d->flags & TW_D_SHARED) &&
-		    (!(d->user_set & POLICY_KEY_BIT(KEY_CLOSE)) || d->close_forced)) {
-			copy = *d;
-			act = true;
+		    (d->close->kind == CLOSE_ABORT || d->close->kind == CLOSE_ABORT_IF_IDLE ||
+		    tw_is_fin_then_reset(d->close->kind)) &&
+		    (tw_is_fin_then_reset(d->close->kind) || !(d->flags & TW_D_SHARED)) &&
+		    !own_linger(d, d->close->kind, &why)) {
+			kind = d->close->kind;
+			cookie = d->cookie;
 		}
 		fdt_leave();
-		if (act && tw_same_socket(fds[i], copy.cookie) && tw_socket_idle(fds[i])) {
+		if (tw_is_fin_then_reset(kind)) {
+			if (tw_fin_then_reset(fds[i], kind == CLOSE_FIN_THEN_RESET_ALWAYS, &why))
+				tw_log(TW_LOG_INFO, "fd %d: at exit: fin-then-reset", fds[i]);
+			continue;
+		}
+		if (kind == CLOSE_NORMAL || !tw_same_socket(fds[i], cookie))
+			continue;
+		if (kind == CLOSE_ABORT || tw_socket_idle(fds[i])) {
 			tw_set_linger(fds[i], 1, 0);
-			tw_count(close_abort_if_idle);
+			if (kind == CLOSE_ABORT)
+				tw_count(close_abort);
+			else
+				tw_count(close_abort_if_idle);
 			tw_count(rst_sent);
+			tw_log(TW_LOG_INFO, "fd %d: at exit: reset (%s)", fds[i], policy_close_name(kind));
 		}
 	}
 	tw_free(fds, cap * sizeof *fds);

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <linux/sockios.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
@@ -55,13 +57,94 @@ tw_socket_idle(int fd)
 	return outq <= fin && inq == 0;
 }
 
+/*
+ * TCP_LINGER2 = -1 changes nothing until the last descriptor of the socket
+ * is closed: close() still sends every byte and then the FIN, so the peer
+ * reads all of it and then EOF.  Only once the peer has acknowledged the
+ * FIN does the orphaned socket go straight to CLOSED, answering anything
+ * more with RST, instead of FIN_WAIT2 and TIME_WAIT.  No byte is lost and
+ * nothing waits, so it is as safe for a socket another process still holds
+ * as for any other: the FIN goes out only when the last holder closes.
+ *
+ * The peer application sees one difference: a write it makes after it
+ * has acknowledged our FIN fails with EPIPE at once (bare, it would appear
+ * to succeed, and the data would be dropped by our RST all the same).  A
+ * peer that has sent nothing may be a server still working out its
+ * answer, so the plain form acts only on a connection that was answered.
+ * tcpi_bytes_received only grows, so a decision made at one holder's close
+ * holds for the last.
+ *
+ * The TCP_INFO read is also the identity check here: it fails unless fd
+ * names a TCP socket, and the action is one a socket that reused the
+ * number unseen could take no harm from (see closer.c).
+ */
+bool
+tw_fin_then_reset(int fd, bool always, const char **why)
+{
+	/* glibc's struct tcp_info stops short of the fields after this one (Linux 4.1+). */
+	struct {
+		struct tcp_info ti;
+		uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	} t;
+	struct tcp_info ti;
+	socklen_t len = sizeof t;
+	int off = -1;
+
+	_Static_assert(offsetof(__typeof__(t), pacing_rate) == 104,
+	    "struct tcp_info as the kernel lays it out");
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &t, &len) < 0) {
+		*why = "not a TCP socket";
+		tw_count(close_stale);
+		return false;
+	}
+	ti = t.ti;
+	switch (ti.tcpi_state) {
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+		break;
+	case TCP_CLOSE_WAIT:
+		/* The peer closed first: TIME_WAIT is already the peer's. */
+		*why = "the peer closed first";
+		tw_count(close_peer_closed);
+		return false;
+	default:
+		*why = "not connected";
+		tw_count(close_peer_closed);
+		return false;
+	}
+	if (!always && (len < offsetof(__typeof__(t), bytes_received) + sizeof t.bytes_received ||
+	    t.bytes_received == 0)) {
+		*why = "not answered: the peer sent nothing";
+		tw_count(close_not_answered);
+		return false;
+	}
+	if (REAL(setsockopt)(fd, IPPROTO_TCP, TCP_LINGER2, &off, sizeof off) < 0) {
+		*why = "TCP_LINGER2 refused";
+		tw_count(close_normal);
+		return false;
+	}
+	tw_count(close_fin_then_reset);
+	return true;
+}
+
 void
 tw_prepare_close(int fd, enum policy_close_kind kind)
 {
+	const char *why;
+
 	if (kind == CLOSE_ABORT || (kind == CLOSE_ABORT_IF_IDLE && tw_socket_idle(fd))) {
 		tw_set_linger(fd, 1, 0);
 		tw_count(rst_sent);
+		tw_log(TW_LOG_INFO, "fd %d: fell back to %s: reset", fd, policy_close_name(kind));
+	} else if (tw_is_fin_then_reset(kind)) {
+		if (tw_fin_then_reset(fd, kind == CLOSE_FIN_THEN_RESET_ALWAYS, &why))
+			tw_log(TW_LOG_INFO, "fd %d: fell back to fin-then-reset", fd);
+		else
+			tw_log(TW_LOG_INFO, "fd %d: fell back to normal: %s", fd, why);
 	} else if (kind == CLOSE_GRACEFUL) {
 		(void)shutdown(fd, SHUT_WR);
+	} else if (kind == CLOSE_ABORT_IF_IDLE) {
+		tw_log(TW_LOG_INFO, "fd %d: fell back to normal: busy", fd);
 	}
 }

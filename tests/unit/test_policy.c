@@ -73,7 +73,7 @@ Test(policy_parse, default_policy)
 	cr_assert_eq(match(p, POLICY_LISTENER, "0.0.0.0:80", &o), 1);
 	cr_assert(o.reuseaddr);
 	cr_assert_eq(match(p, POLICY_CLIENT, "[2001:db8::1]:443", &o), 1);
-	cr_assert_eq(o.close->kind, CLOSE_ABORT_IF_IDLE);
+	cr_assert_eq(o.close->kind, CLOSE_FIN_THEN_RESET);
 	cr_assert_eq(match(p, POLICY_ACCEPTED, "1.2.3.4:80", &o), 0);
 	policy_free(p);
 }
@@ -145,6 +145,14 @@ Test(policy_parse, close_strategies)
 		{ "peer-first 1s then abort", CLOSE_PEER_FIRST, 1000, CLOSE_ABORT, "peer-first 1s then abort" },
 		{ "peer-first 2m then abort-if-idle", CLOSE_PEER_FIRST, 120000, CLOSE_ABORT_IF_IDLE,
 		    "peer-first 2m then abort-if-idle" },
+		{ "fin-then-reset", CLOSE_FIN_THEN_RESET, 0, CLOSE_NORMAL, "fin-then-reset" },
+		{ "fin-then-reset always", CLOSE_FIN_THEN_RESET_ALWAYS, 0, CLOSE_NORMAL,
+		    "fin-then-reset always" },
+		{ "peer-first 200ms then fin-then-reset", CLOSE_PEER_FIRST, 200, CLOSE_FIN_THEN_RESET,
+		    "peer-first 200ms then fin-then-reset" },
+		{ "peer-first 1s then fin-then-reset always", CLOSE_PEER_FIRST, 1000,
+		    CLOSE_FIN_THEN_RESET_ALWAYS, "peer-first 1s then fin-then-reset always" },
+		{ "force fin-then-reset", CLOSE_FIN_THEN_RESET, 0, CLOSE_NORMAL, "fin-then-reset" },
 	};
 	char text[128], buf[128];
 
@@ -211,6 +219,14 @@ Test(policy_errors, each_kind_with_position)
 	expect_error("[client *]\nkeepalive = 1500ms,10s,5\n", 2, 13, "whole seconds");
 	expect_error("[client *]\nclose = linger\n", 2, 9, "linger needs a duration");
 	expect_error("[client *]\nclose = peer-first 1s then linger\n", 2, 28, "bad fallback");
+	expect_error("[client *]\nclose = fin-then-reset sometimes\n", 2, 24,
+	    "unexpected 'sometimes' after 'fin-then-reset'");
+	expect_error("[client *]\nclose = fin-then-reset always 5s\n", 2, 31, "unexpected '5s'");
+	expect_error("[client *]\nclose = always\n", 2, 9, "unknown close strategy 'always'");
+	expect_error("[client *]\nclose = peer-first 1s then fin-then-reset never\n", 2, 43,
+	    "unexpected 'never'");
+	expect_error("[listener *]\nclose = fin-then-reset\n", 2, 1,
+	    "'close' does not apply to listener sections");
 	expect_error("[client *]\nclose = peer-first 1s or abort\n", 2, 23, "expected 'then");
 	expect_error("[client *]\nclose = abort now\n", 2, 15, "unexpected 'now'");
 	expect_error("[listener *]\nbacklog = force 5\n", 2, 11, "cannot be forced");
