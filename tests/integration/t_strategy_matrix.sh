@@ -10,7 +10,7 @@
 . tests/integration/lib.sh
 
 CM=$B/helpers/closematrix
-STRATEGIES=${MATRIX_STRATEGIES:-"normal;abort;abort-if-idle;linger 1s;graceful 1s;peer-first 200ms;peer-first 200ms then abort-if-idle"}
+STRATEGIES=${MATRIX_STRATEGIES:-"normal;abort;abort-if-idle;fin-then-reset;fin-then-reset always;linger 1s;graceful 1s;peer-first 200ms;peer-first 200ms then fin-then-reset"}
 PATTERNS="rr upload banner pipelined connect halfclose peerclose peerlater writelate slowpeer serverfirst"
 # peer-first holds our FIN back for its DUR (200 ms here): a peer's EOF that
 # came this long after our close() waited for it.  Only peer-first is
