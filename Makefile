@@ -180,7 +180,8 @@ bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/t
 # Debian packages the build, the tests, the demo and the benchmarks use.
 DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	valgrind iproute2 socat netcat-openbsd curl python3 strace libcap2-bin \
-	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2
+	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2 \
+	libpython3.11-testsuite nginx-light redis-server redis-tools memcached postgresql
 
 deps:
 	@sh tests/deps.sh $(DEBS)
