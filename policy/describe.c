@@ -3,6 +3,7 @@
  * and the names of things.
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,6 +124,36 @@ explain_skipped(const struct policy *p, enum policy_role role, const struct sock
 	}
 }
 
+/*
+ * The strategies that change what the peer application reads: say so next
+ * to them, since the policy text alone does not.
+ */
+static void
+explain_resets(const struct policy_opts *o, FILE *out)
+{
+	const struct policy_close *c = o->close;
+	bool ftr = c->kind == CLOSE_FIN_THEN_RESET || c->kind == CLOSE_FIN_THEN_RESET_ALWAYS ||
+	    (c->kind == CLOSE_PEER_FIRST && (c->fallback == CLOSE_FIN_THEN_RESET ||
+	    c->fallback == CLOSE_FIN_THEN_RESET_ALWAYS));
+	bool idle = c->kind == CLOSE_ABORT_IF_IDLE ||
+	    (c->kind == CLOSE_PEER_FIRST && c->fallback == CLOSE_ABORT_IF_IDLE);
+	bool abort = c->kind == CLOSE_ABORT ||
+	    (c->kind == CLOSE_PEER_FIRST && c->fallback == CLOSE_ABORT);
+
+	if (abort)
+		fprintf(out, "# warning: abort resets the connection: the peer's read gets "
+		    "ECONNRESET, not EOF, and data not yet sent is lost; "
+		    "fin-then-reset leaves no TIME_WAIT either\n");
+	if (idle)
+		fprintf(out, "# warning: abort-if-idle resets an idle connection: the peer "
+		    "gets every byte, then ECONNRESET instead of EOF; "
+		    "fin-then-reset leaves no TIME_WAIT either\n");
+	if (ftr && (o->set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT)) &&
+	    !(o->forced & POLICY_KEY_BIT(KEY_CLOSE)))
+		fprintf(out, "# note: fin_timeout is this socket's own TCP_LINGER2, which "
+		    "fin-then-reset keeps: the close stays normal unless close = force ...\n");
+}
+
 void
 policy_explain(const struct policy *p, enum policy_role role, const struct sockaddr *sa,
     socklen_t salen, FILE *out)
@@ -152,6 +183,8 @@ policy_explain(const struct policy *p, enum policy_role role, const struct socka
 		snprintf(line, sizeof line, "%s = %s", policy_key_name((enum policy_key)k), value);
 		fprintf(out, "%-44s # %s:%u\n", line, p->file, o.line[k]);
 	}
+	if (o.set & POLICY_KEY_BIT(KEY_CLOSE))
+		explain_resets(&o, out);
 	explain_skipped(p, role, sa, out);
 }
 

@@ -20,14 +20,14 @@ setcap cap_net_bind_service+ep "$T/bin/ops-cap" || fail "setcap"
 chmod 755 "$T" "$T/bin"
 chmod 777 "$T"
 
-run_as_nobody() {	# run_as_nobody PROGRAM: connect, read back SO_LINGER
-	unshare -m sh -c 'mount --bind "$0/etc" /etc && exec setpriv --reuid=65534 --regid=65534 --clear-groups env TWSHIM_POLICY_TEXT="[client *];close = abort" TWSHIM_STATS="$0/stats.%p" "$1" sock a , connect a 127.0.0.1 7064 , opt a linger , close a' "$T" "$1"
+run_as_nobody() {	# run_as_nobody PROGRAM: connect, read back TCP_NODELAY
+	unshare -m sh -c 'mount --bind "$0/etc" /etc && exec setpriv --reuid=65534 --regid=65534 --clear-groups env TWSHIM_POLICY_TEXT="[client *];nodelay = yes" TWSHIM_STATS="$0/stats.%p" "$1" sock a , connect a 127.0.0.1 7064 , opt a nodelay , close a' "$T" "$1"
 }
 run_as_nobody "$T/bin/ops-plain" >"$T/plain" 2>&1
 run_as_nobody "$T/bin/ops-setuid" >"$T/setuid" 2>&1
 run_as_nobody "$T/bin/ops-cap" >"$T/cap" 2>&1
 cat "$T/plain" "$T/setuid" "$T/cap"
-assert_has "$T/plain" "linger: 1,0" "control: the preload works for an ordinary program"
-assert_has "$T/setuid" "linger: 0,0" "setuid program: nothing changed"
-assert_has "$T/cap" "linger: 0,0" "file-capability program: nothing changed"
+assert_has "$T/plain" "nodelay: 1" "control: the preload works for an ordinary program"
+assert_has "$T/setuid" "nodelay: 0" "setuid program: nothing changed"
+assert_has "$T/cap" "nodelay: 0" "file-capability program: nothing changed"
 assert_eq "$(ls "$T"/stats.* | wc -l)" 1 "only the ordinary program wrote stats"

@@ -19,7 +19,7 @@ a, _ = s.accept(); a.close(); c.close()
 ' >"$T/lin.out" 2>&1
 cat "$T/lin.out" "$T/lin"
 assert_eq "$(stat_of close_peer_first "$T/lin")" 0 "the listener's SO_LINGER was kept"
-assert_eq "$(stat_of close_normal "$T/lin")" 1 "a plain close, as the program set it"
+assert_eq "$(stat_of close_own_linger "$T/lin")" 1 "a plain close, as the program set it"
 
 # 2. 300 requests, two sockets each, with 256 descriptors and every close
 #    held by the reaper for 5 s (the echo server never closes first).
