@@ -180,8 +180,11 @@ bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/t
 # Debian packages the build, the tests, the demo and the benchmarks use.
 DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	valgrind iproute2 socat netcat-openbsd curl python3 strace libcap2-bin \
-	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2 \
-	libpython3.11-testsuite nginx-light redis-server redis-tools memcached postgresql
+	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2
+# The example policies' test runs them under real servers and clients.
+DEBS += nginx redis-server redis-tools
+# CPython's own socket tests, and more real servers (t_real_servers).
+DEBS += libpython3.11-testsuite memcached postgresql
 
 deps:
 	@sh tests/deps.sh $(DEBS)

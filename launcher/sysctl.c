@@ -14,8 +14,8 @@ static const struct {
 } rows[] = {
 	{ "net.ipv4.tcp_tw_reuse",
 	  "lets connect() take a 4-tuple still in TIME_WAIT (outgoing only, needs timestamps)",
-	  "no per-socket switch; instead close = abort-if-idle | abort | peer-first leaves no "
-	  "TIME_WAIT here, and local_ports skips 4-tuples in TIME_WAIT" },
+	  "no per-socket switch; instead close = fin-then-reset | peer-first | abort-if-idle | "
+	  "abort leaves no TIME_WAIT here, and local_ports skips 4-tuples in TIME_WAIT" },
 	{ "net.ipv4.tcp_tw_recycle",
 	  "removed in Linux 4.12 (it broke clients behind NAT)",
 	  "none, and none wanted: use a close strategy" },

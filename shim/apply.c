@@ -185,10 +185,13 @@ remember(struct tw_desc *d, int fd, const struct policy_opts *o)
 		d->user_set |= POLICY_KEY_BIT(KEY_FIN_TIMEOUT);
 	d->flags |= TW_D_APPLIED;
 	/*
-	 * fin-then-reset needs no cookie (strategy.c): one system call less
-	 * per connection under the default policy.
+	 * The cookie is for close() to know the socket is still the one
+	 * tracked before it acts; with no strategy, normal or fin-then-reset
+	 * there is nothing it needs it for (closer.c, strategy.c): one
+	 * system call less per connection under the default policy.
 	 */
-	if (d->cookie == 0 && (d->close == NULL || !tw_is_fin_then_reset(d->close->kind)))
+	if (d->cookie == 0 && d->close != NULL && d->close->kind != CLOSE_NORMAL &&
+	    !tw_is_fin_then_reset(d->close->kind))
 		d->cookie = tw_socket_cookie(fd);
 }
 

@@ -94,6 +94,7 @@ static int
 close_with(int fd, const struct tw_desc *d, int saved)
 {
 	const struct policy_close *c = d->close;
+	struct policy_close own_fin;
 	const char *why;
 
 	if (d->refs > 0) {
@@ -107,6 +108,12 @@ close_with(int fd, const struct tw_desc *d, int saved)
 		tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
 		return plain_close(fd, saved);
 	}
+	if (c->kind == CLOSE_PEER_FIRST && own_linger(d, c->fallback, &why)) {
+		/* Wait for the peer as asked, but keep the socket's TCP_LINGER2 after. */
+		own_fin = *c;
+		own_fin.fallback = CLOSE_NORMAL;
+		c = &own_fin;
+	}
 	if (tw_is_fin_then_reset(c->kind)) {
 		/*
 		 * Neither sharing nor the cookie is checked: see
@@ -117,6 +124,12 @@ close_with(int fd, const struct tw_desc *d, int saved)
 			tw_log(TW_LOG_INFO, "fd %d: close: fin-then-reset", fd);
 		else
 			tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
+		return plain_close(fd, saved);
+	}
+	if (c->kind == CLOSE_NORMAL) {
+		/* Nothing to do, so nothing to check. */
+		tw_count(close_normal);
+		tw_log(TW_LOG_INFO, "fd %d: close: normal", fd);
 		return plain_close(fd, saved);
 	}
 	if (d->flags & TW_D_SHARED) {
@@ -133,10 +146,6 @@ close_with(int fd, const struct tw_desc *d, int saved)
 	}
 
 	switch (c->kind) {
-	case CLOSE_NORMAL:
-		tw_count(close_normal);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal", fd);
-		break;
 	case CLOSE_ABORT:
 		/* Set now, never earlier: a shared socket must not carry it. */
 		tw_count(close_abort);

@@ -81,12 +81,11 @@ tw_socket_idle(int fd)
 bool
 tw_fin_then_reset(int fd, bool always, const char **why)
 {
-	/* glibc's struct tcp_info stops short of the fields after this one (Linux 4.1+). */
+	/* glibc's struct tcp_info stops short of the fields that follow (Linux 4.1+). */
 	struct {
 		struct tcp_info ti;
 		uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
 	} t;
-	struct tcp_info ti;
 	socklen_t len = sizeof t;
 	int off = -1;
 
@@ -97,8 +96,7 @@ tw_fin_then_reset(int fd, bool always, const char **why)
 		tw_count(close_stale);
 		return false;
 	}
-	ti = t.ti;
-	switch (ti.tcpi_state) {
+	switch (t.ti.tcpi_state) {
 	case TCP_ESTABLISHED:
 	case TCP_FIN_WAIT1:
 	case TCP_FIN_WAIT2:
@@ -109,7 +107,8 @@ tw_fin_then_reset(int fd, bool always, const char **why)
 		tw_count(close_peer_closed);
 		return false;
 	default:
-		*why = "not connected";
+		/* Not connected, or already ended (a FIN_WAIT2 that got its FIN). */
+		*why = "the connection had already ended";
 		tw_count(close_peer_closed);
 		return false;
 	}

@@ -10,6 +10,10 @@
 
 sysctl -qw net.ipv4.tcp_tw_reuse=0
 POL=$(realpath examples/policies)
+# The launcher keeps a libtwshim.so already in LD_PRELOAD: the one under test.
+twshim() {
+	env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" "$TW" "$@"
+}
 
 if command -v nginx >/dev/null; then
 	mkdir -p "$T/www" "$T/ngx"
@@ -29,7 +33,7 @@ http {
 	server { listen 127.0.0.1:80; root $T/www; }
 }
 NGX
-	bg "$TW" -q -p "$POL/web-server.conf" -- nginx -c "$T/nginx.conf"
+	bg twshim -q -p "$POL/web-server.conf" -- nginx -c "$T/nginx.conf"
 	wait_listen 80
 	ok=0
 	for i in $(seq 1 20); do
@@ -48,7 +52,7 @@ if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; 
 	sysctl -qw net.ipv4.ip_local_port_range="40000 40499"
 	bg redis-server --loglevel warning --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$T"
 	wait_listen 6379
-	"$TW" -q -p "$POL/redis-client.conf" -- redis-benchmark -q -k 0 -n 2000 -c 4 -t ping \
+	twshim -q -p "$POL/redis-client.conf" -- redis-benchmark -q -k 0 -n 2000 -c 4 -t ping \
 	    >"$T/redis" 2>&1
 	rc=$?
 	tr '\r' '\n' <"$T/redis" | tail -n 3

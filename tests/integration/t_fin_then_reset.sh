@@ -141,6 +141,9 @@ run answered 7208 '[client *];close = peer-first 100ms then fin-then-reset' \
 assert_eq "$(field eof "$T/answered-7208")" 20 "fallback: every byte and EOF"
 assert_le "$(field TIME_WAIT "$T/answered-7208")" 1 "fallback: no TIME_WAIT here"
 assert_has "$T/log" "fell back to fin-then-reset" "the fallback is logged"
+run linger2 7213 '[client *];close = peer-first 50ms then fin-then-reset'
+assert_eq "$(field eof "$T/linger2-7213")" 20 "fallback, own TCP_LINGER2: EOF"
+assert_eq "$(field TIME_WAIT "$T/linger2-7213")" 20 "fallback, own TCP_LINGER2 kept: a plain close"
 
 # 6. What happened, said: one info line per close, and a counter.
 run answered 7209 '[client *];close = fin-then-reset' TWSHIM_LOG=info \
@@ -152,7 +155,36 @@ run connect 7210 '[client *];close = fin-then-reset' TWSHIM_LOG=info \
 assert_eq "$(grep -c 'close: normal: not answered' "$T/log3")" 20 "not answered, said"
 assert_eq "$(stat_of close_not_answered "$T/st3")" 20 "not answered, counted"
 
-# 7. A connection-per-request client far beyond a 500-port range: every
+# 7. What the peer can still tell: a write it makes after acknowledging our
+#    FIN fails with EPIPE at once; bare, the same write seems to succeed.
+cat >"$T/late.py" <<'PY'
+import socket, subprocess, sys, time
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 7212)); ls.listen(4)
+client = 'import socket; c = socket.create_connection(("127.0.0.1", 7212)); c.recv(3); c.sendall(b"bye"); c.close()'
+p = subprocess.Popen(sys.argv[1:] + ["python3", "-c", client])
+s, _ = ls.accept(); s.sendall(b"hi\n")
+got = b""
+while True:
+    b = s.recv(100)
+    if not b: break
+    got += b
+p.wait()
+time.sleep(0.3)		# past the delayed ACK of the client's FIN
+try:
+    s.send(b"late"); print("read %r, then EOF; late write: ok" % got)
+except OSError as e:
+    print("read %r, then EOF; late write: %s" % (got, errno.errorcode[e.errno]))
+PY
+sed -i '1s/^/import errno\n/' "$T/late.py"
+python3 "$T/late.py" env >"$T/late-bare" 2>&1
+python3 "$T/late.py" env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" \
+    TWSHIM_POLICY_TEXT='[client *];close = fin-then-reset' >"$T/late-shim" 2>&1
+cat "$T/late-bare" "$T/late-shim"
+assert_has "$T/late-bare" "read b'bye', then EOF; late write: ok" "bare: the late write seems to succeed"
+assert_has "$T/late-shim" "read b'bye', then EOF; late write: EPIPE" "fin-then-reset: EPIPE at once"
+
+# 8. A connection-per-request client far beyond a 500-port range: every
 #    request completes, no EADDRNOTAVAIL, next to no TIME_WAIT.
 sysctl -qw net.ipv4.ip_local_port_range="40000 40499"
 bg "$EX/legacy_server" 7211 >/dev/null
