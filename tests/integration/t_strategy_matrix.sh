@@ -195,9 +195,9 @@ the cell says "bytes lost"; its read ended with `EOF` or with `reset`
 POLLERR, SO_ERROR is EPIPE, read still returns EOF); "late": the EOF came
 only after the strategy's wait; "write ...": what a write it made after our
 close returned. **TW here**: TIME_WAIT stayed on the side under twshim;
-"TW at peer": on the peer. Our side closes once the peer has acknowledged
-everything it was sent (except "peer slow to read"); unless said otherwise,
-the peer closes 300 ms after its EOF.
+"TW at peer": on the peer. Our side closes only once the peer has
+acknowledged all we sent (except in "peer slow to read"); unless a pattern
+says otherwise, the peer closes 300 ms after its EOF.
 
 EOF
 	for p in $PATTERNS; do printf -- '- %s: %s\n' "$(title "$p")" "$(explain "$p")"; done
@@ -213,9 +213,9 @@ with "reset" (ECONNRESET); "then reset": a reset came after its EOF (poll
 reports POLLERR, SO_ERROR is EPIPE, read still returns EOF); "late": the
 EOF came only after the strategy's wait; "write ...": what a write it made
 after our close returned.
-The side under twshim closes once the peer has acknowledged everything it
-was sent (except in "peer slow to read"); unless said otherwise, the peer
-closes 300 ms after its EOF.
+The side under twshim closes only once the peer has acknowledged all it
+sent (except in "peer slow to read"); unless a pattern says otherwise, the
+peer closes 300 ms after its EOF.
 The patterns:
 EOF
 	for p in $PATTERNS; do printf '.TP\n.I %s\n%s\n' "$(title "$p")" "$(explain "$p")"; done
