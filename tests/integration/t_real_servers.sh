@@ -64,12 +64,13 @@ wait_listen 11212
 cat >"$T/memc_clients.py" <<'PY'
 import socket, sys
 port, n, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-done = 0
+done, ports = 0, set()
 for i in range(n):
     try:
         c = socket.create_connection(("127.0.0.1", port))
     except OSError as e:
         print("connect %d: %s" % (i, e)); break
+    ports.add(c.getsockname()[1])
     c.sendall(b"set %s%d 0 0 5\r\nhello\r\n" % (prefix.encode(), i))
     if c.recv(100) != b"STORED\r\n":
         print("not stored: %d" % i); break
@@ -77,6 +78,7 @@ for i in range(n):
     c.close()
     done += 1
 print("done %d" % done)
+print("ports %d" % len(ports))
 PY
 memc_count() {	# memc_count PREFIX N: how many of keys PREFIX0..N-1 memcached holds
 	python3 -c '
@@ -108,6 +110,23 @@ under_file "$POL/app-client.conf" "$PY" "$T/memc_clients.py" 11212 600 a >"$T/me
 cat "$T/memc2"
 assert_has "$T/memc2" "done 600" "app-client.conf: 600 clients through a range of 500 ports"
 assert_eq "$(memc_count a 600)" 600 "app-client.conf: every key stored"
+
+# The README's case for peer-first: a client whose server closes on its own
+# right after (memcached at "quit").  TIME_WAIT lands on the server, one
+# per client port used: the kernel hands a client a port whose four-tuple
+# the server still holds in TIME_WAIT, and the new SYN takes that over.
+memcached -u root -l 127.0.0.1 -p 11213 -U 0 -c 64 >/dev/null 2>&1 &
+_pids="$_pids $!"
+wait_listen 11213
+env -u TWSHIM_POLICY TWSHIM_POLICY_TEXT="[client *:11213];close = peer-first 200ms then fin-then-reset" \
+    LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" "$PY" "$T/memc_clients.py" 11213 200 p >"$T/memc3" 2>&1
+cat "$T/memc3"
+sleep 0.3
+echo "peer-first: TIME_WAIT $(tw_count "dport = :11213") here, $(tw_count "sport = :11213") at memcached"
+assert_has "$T/memc3" "done 200" "peer-first: every client done"
+ports=$(sed -n 's/^ports //p' "$T/memc3")
+assert_ge "$(tw_count "sport = :11213")" $((ports - 5)) "peer-first: TIME_WAIT at the server, for each port"
+assert_le "$(tw_count "dport = :11213")" 10 "peer-first: next to none here"
 
 # 3. pgbench -C against postgres, set up here as an unprivileged user.
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
