@@ -199,7 +199,11 @@ us_close(int fd, const char *done)
 	fprintf(result, "sent=%lld outq=%d close_ns=%lld\n", sent, outq, now_ns());
 	fflush(result);
 	close(fd);
-	for (int i = 0; i < 3000 && access(done, F_OK) != 0; i++)
+	/* Until DONE appears, or its directory is gone (the harness failed). */
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", done);
+	*(strrchr(dir, '/') ? strrchr(dir, '/') : dir) = '\0';
+	for (int i = 0; i < 5000 && access(done, F_OK) != 0 && access(dir, F_OK) == 0; i++)
 		sleep_ms(10);
 }
 
@@ -427,6 +431,7 @@ main(int argc, char **argv)
 		die("usage: closematrix us PATTERN PORT RESULT DONE\n"
 		    "       closematrix peer PATTERN PORT RESULT US_RESULT");
 	signal(SIGPIPE, SIG_IGN);
+	alarm(60);	/* a cell that hangs fails, instead of the whole run */
 	pattern = argv[2];
 	if ((result = fopen(argv[4], "w")) == NULL)
 		die("closematrix: %s: %s", argv[4], strerror(errno));
