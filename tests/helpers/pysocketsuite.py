@@ -61,11 +61,12 @@ def run(prefix, names):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=300)
     ran = sum(int(n) for n in re.findall(r"^Ran (\d+) tests?", p.stdout, re.M))
+    skipped = sum(int(n) for n in re.findall(r"^(?:OK|FAILED) \(.*?skipped=(\d+)", p.stdout, re.M))
     bad = set(re.findall(r"^(?:FAIL|ERROR): (\S+ \(\S+\))", p.stdout, re.M))
     if ran == 0 or (p.returncode != 0 and not bad):
         sys.stdout.write(p.stdout[-3000:])
         bad.add("(the runner failed: exit %d)" % p.returncode)
-    return ran, bad, p.stdout
+    return ran, skipped, bad, p.stdout
 
 
 def main():
@@ -77,16 +78,17 @@ def main():
         shim = [pool.submit(run, prefix, p) for p in parts]
         results = {}
         for label, futures in (("bare", bare), ("twshim", shim)):
-            ran, bad, logs = 0, set(), []
+            ran, skipped, bad, logs = 0, 0, set(), []
             for f in futures:
-                r, b, log = f.result()
+                r, k, b, log = f.result()
                 ran += r
+                skipped += k
                 bad |= b
                 logs.append(log)
-            results[label] = (ran, bad, logs)
+            results[label] = (ran, bad, logs, skipped)
     for label in ("bare", "twshim"):
-        ran, bad, _ = results[label]
-        print("%s: %d tests ran, %d failed" % (label, ran, len(bad)))
+        ran, bad, _, skipped = results[label]
+        print("%s: %d tests ran (%d of them skipped), %d failed" % (label, ran, skipped, len(bad)))
         for t in sorted(bad):
             print("    " + t)
     only = results["twshim"][1] - results["bare"][1]
