@@ -3,8 +3,9 @@
 # built-in default policy and the example policies.  Checked: what the
 # server application saw (its own log or its data), that the clients
 # completed far past 500 connections, and that next to no TIME_WAIT stays.
-#  - redis-server with redis-benchmark -k 0: redis logs every client close
-#    as an orderly one, none as "Connection reset by peer".
+#  - redis-server with redis-benchmark -k 0, under the default and under
+#    redis-client.conf: redis logs every client close as an orderly one,
+#    none as "Connection reset by peer".
 #  - memcached with a client that stores a key, says "quit" and closes at
 #    once (its goodbye still unacknowledged): every key stored.
 #  - postgres with pgbench -C (libpq sends Terminate just before close):
@@ -56,6 +57,22 @@ assert_lacks "$T/rb" "Cannot assign" "no EADDRNOTAVAIL"
 assert_ge "$closed" 2000 "redis read every client's EOF"
 assert_eq "$resets" 0 "redis saw no reset"
 assert_le "$(tw_count "dport = :6380")" 10 "next to no TIME_WAIT on the client"
+
+# The same through redis-client.conf (its [client *:6379] section), whose
+# port pool lies outside the 500-port range.
+bg redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
+    --loglevel verbose --logfile "$T/redis2.log"
+wait_listen 6379
+under_file "$POL/redis-client.conf" redis-benchmark -q -k 0 -n 1000 -c 2 -t ping >"$T/rb2" 2>&1
+rc=$?
+sleep 0.3
+closed=$(grep -c "Client closed connection" "$T/redis2.log")
+resets=$(grep -c "Connection reset by peer" "$T/redis2.log")
+echo "redis-client.conf: $closed orderly closes, $resets resets; TIME_WAIT $(tw_count "dport = :6379")"
+assert_eq "$rc" 0 "redis-client.conf: redis-benchmark -k 0 completed"
+assert_ge "$closed" 2000 "redis-client.conf: redis read every client's EOF"
+assert_eq "$resets" 0 "redis-client.conf: redis saw no reset"
+assert_le "$(tw_count "dport = :6379")" 10 "redis-client.conf: next to no TIME_WAIT on the client"
 
 # 2. memcached: 1000 clients, each "set", "STORED", "quit", close at once.
 memcached -u root -l 127.0.0.1 -p 11212 -U 0 -c 64 >/dev/null 2>&1 &
