@@ -3,6 +3,7 @@
 # make			library and launcher, in build/
 # make test		unit, integration, sanitizer and stress tests (as root)
 # make demo		TIME_WAIT and port exhaustion, without and with twshim
+# make matrix		measure every close strategy; write the table into the docs
 # make bench		costs, in instructions and connections per second
 # make fuzz		fuzz the policy parser (FUZZ_SECONDS=600)
 # make install		PREFIX=/usr/local DESTDIR=
@@ -153,6 +154,12 @@ fuzz: deps $(B)/fuzz_policy
 demo: deps all
 	@sh examples/demo.sh $(B)
 
+# Every close strategy against every usage pattern, in a network namespace;
+# the measured table goes into README.md and man/twshim.conf.5.
+matrix: all $(B)/helpers/closematrix
+	@B=$(B) MATRIX_UPDATE=1 $$([ "$$(id -u)" -eq 0 ] && echo "unshare -n" || echo "unshare -rn") \
+		sh -c 'ip link set lo up && exec bash "$$0"' tests/integration/t_strategy_matrix.sh
+
 $(B)/bench/benchops: tests/bench/benchops.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $< -lpthread
@@ -186,6 +193,8 @@ DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	debhelper dpkg-dev fakeroot lintian python3-prometheus-client
 # The example policies' test runs them under real servers and clients.
 DEBS += nginx redis-server redis-tools
+# CPython's own socket tests, and more real servers (t_real_servers).
+DEBS += libpython3.11-testsuite memcached postgresql
 
 deps:
 	@sh tests/deps.sh $(DEBS)
@@ -232,4 +241,4 @@ clean:
 
 FORCE:
 
-.PHONY: all test test-build unit fuzz demo bench deps install uninstall deb clean FORCE
+.PHONY: all test test-build unit fuzz demo bench matrix deps install uninstall deb clean FORCE
