@@ -33,7 +33,10 @@ http {
 	server { listen 127.0.0.1:80; root $T/www; }
 }
 NGX
-	bg twshim -q -p "$POL/web-server.conf" -- nginx -c "$T/nginx.conf"
+	# Not through the function: bg would fork a subshell for it, and the
+	# kill at exit would miss nginx.
+	bg env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" "$TW" -q -p "$POL/web-server.conf" \
+	    -- nginx -c "$T/nginx.conf"
 	wait_listen 80
 	ok=0
 	for i in $(seq 1 20); do
