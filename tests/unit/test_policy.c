@@ -508,8 +508,9 @@ Test(policy_explain, golden)
 	    "local_ports = 20000-29999                    # t.conf:3\n"
 	    "keepalive = 2m,10s,5                         # t.conf:5\n"
 	    "close = force abort-if-idle                  # t.conf:2\n"
-	    "# warning: abort-if-idle resets an idle connection: the peer gets every byte, "
-	    "then ECONNRESET instead of EOF; fin-then-reset leaves no TIME_WAIT either\n"
+	    "# warning: abort-if-idle resets an idle connection: the peer has every byte in "
+	    "its kernel, but its read ends in ECONNRESET instead of EOF; fin-then-reset "
+	    "leaves no TIME_WAIT either\n"
 	    "no rule applies to accepted [::1]:80; twshim leaves such sockets alone\n");
 	free(out);
 	policy_free(p);
