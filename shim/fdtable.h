@@ -52,7 +52,6 @@ enum tw_role {
 #define TW_D_SHUT_WR	0x02	/* the program sent its FIN with shutdown() */
 #define TW_D_PROG_BOUND	0x04	/* the program called bind() itself */
 #define TW_D_APPLIED	0x08	/* the policy has been applied */
-#define TW_D_LINGER0	0x10	/* SO_LINGER {1,0} is already on the socket */
 #define TW_D_POLLED	0x20	/* the program watches it with epoll (epfd, epoll_as) */
 #define TW_D_POLLED_MANY 0x40	/* ... and in another instance, or by another number */
 #define TW_D_SET_BUFS	0x80	/* the program set SO_RCVBUF or SO_SNDBUF */

@@ -492,80 +492,54 @@ execvpe(const char *file, char *const argv[], char *const envp[])
 
 /*
  * The list forms.  Their argument vector is built on the stack, as libc
- * builds it: a vfork() child must not allocate.
+ * builds it: a vfork() child must not allocate.  `ap` holds the arguments
+ * after `arg`, then (execle) the environment.
  */
-static size_t
-count_args(const char *arg, va_list *ap)
+enum exec_list { EXEC_L, EXEC_LE, EXEC_LP };
+
+static int
+exec_list(enum exec_list how, const char *path, const char *arg, va_list ap)
 {
+	va_list count;
 	size_t n = 0;
 
-	for (; arg != NULL; arg = va_arg(*ap, const char *))
+	va_copy(count, ap);
+	for (const char *a = arg; a != NULL; a = va_arg(count, const char *))
 		n++;
-	return n;
-}
+	va_end(count);
 
-static void
-fill_args(char **argv, const char *arg, va_list *ap)
-{
-	size_t n = 0;
-
-	for (; arg != NULL; arg = va_arg(*ap, const char *))
-		argv[n++] = (char *)arg;
-	argv[n] = NULL;
-}
-
-TW_EXPORT int
-execl(const char *path, const char *arg, ...)
-{
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg);
-	n = count_args(arg, &ap);
-	va_end(ap);
 	char *argv[n + 1];
-	va_start(ap, arg);
-	fill_args(argv, arg, &ap);
-	va_end(ap);
+
+	argv[0] = (char *)arg;
+	for (size_t i = 1; i <= n; i++)
+		argv[i] = va_arg(ap, char *);	/* argv[n] is the list's NULL */
 	before_exec();
-	return REAL(execv)(path, argv);
+	switch (how) {
+	case EXEC_LE:
+		return REAL(execve)(path, argv, va_arg(ap, char *const *));
+	case EXEC_LP:
+		return REAL(execvp)(path, argv);
+	default:
+		return REAL(execv)(path, argv);
+	}
 }
 
-TW_EXPORT int
-execle(const char *path, const char *arg, ...)
-{
-	char *const *envp;
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg);
-	n = count_args(arg, &ap);
-	va_end(ap);
-	char *argv[n + 1];
-	va_start(ap, arg);
-	fill_args(argv, arg, &ap);
-	envp = va_arg(ap, char *const *);
-	va_end(ap);
-	before_exec();
-	return REAL(execve)(path, argv, envp);
+#define EXEC_LIST_HOOK(name, how)					\
+TW_EXPORT int								\
+name(const char *path, const char *arg, ...)				\
+{									\
+	va_list ap;							\
+	int rc;								\
+									\
+	va_start(ap, arg);						\
+	rc = exec_list(how, path, arg, ap);				\
+	va_end(ap);							\
+	return rc;							\
 }
 
-TW_EXPORT int
-execlp(const char *file, const char *arg, ...)
-{
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg);
-	n = count_args(arg, &ap);
-	va_end(ap);
-	char *argv[n + 1];
-	va_start(ap, arg);
-	fill_args(argv, arg, &ap);
-	va_end(ap);
-	before_exec();
-	return REAL(execvp)(file, argv);
-}
+EXEC_LIST_HOOK(execl, EXEC_L)
+EXEC_LIST_HOOK(execle, EXEC_LE)
+EXEC_LIST_HOOK(execlp, EXEC_LP)
 
 TW_EXPORT int
 fexecve(int fd, char *const argv[], char *const envp[])
