@@ -118,23 +118,6 @@ mask_prefix(unsigned char out[16], const unsigned char *addr, unsigned plen)
 		out[bytes] = addr[bytes] & (unsigned char)(0xff00u >> rest);
 }
 
-/* The span of b holding port; b->nspans > 0, and span_lo[0] is 0. */
-static const struct setters *
-span_of(const struct bucket *b, unsigned port)
-{
-	size_t lo = 0, hi = b->nspans;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (b->span_lo[mid] <= port)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return &b->span[lo];
-}
-
 static size_t
 span_index(const uint16_t *span_lo, size_t n, unsigned port)
 {
@@ -149,6 +132,13 @@ span_index(const uint16_t *span_lo, size_t n, unsigned port)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* The span of b holding port; b->nspans > 0, and span_lo[0] is 0. */
+static const struct setters *
+span_of(const struct bucket *b, unsigned port)
+{
+	return &b->span[span_index(b->span_lo, b->nspans, port)];
 }
 
 static int

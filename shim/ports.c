@@ -561,24 +561,26 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 	char addr[80];
 
 	pool_walk(span, &start, &stride);
+	/* The same source address for every port of the walk. */
+	check_address(family, o, sa, len, 0, &probe);
 	for (unsigned i = 0; i < span; i++) {
-		unsigned port = lo + (unsigned)((start + (uint64_t)i * stride) % span);
+		unsigned port;
 
-		if (port_reserved(sp, port)) {
-			tw_count(port_retries);
-			continue;
-		}
 		if (i >= window_end) {
 			/* The next window: the ports of the walk from here. */
 			unsigned n = span - i < window ? span - i : window;
 
 			for (unsigned j = 0; j < n; j++)
 				ports[j] = (uint16_t)(lo + (start + (uint64_t)(i + j) * stride) % span);
-			check_address(family, o, sa, len, 0, &probe);
 			busy = window_busy(family, (struct sockaddr *)&probe, sa, ports, n);
 			window_start = i;
 			window_end = i + n;
 			window = PROBE_WINDOW;
+		}
+		port = ports[i - window_start];
+		if (port_reserved(sp, port)) {
+			tw_count(port_retries);
+			continue;
 		}
 		if (busy & (1ull << (i - window_start))) {
 			tw_count(port_retries);

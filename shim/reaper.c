@@ -218,23 +218,41 @@ still_ours(const struct pending *p)
 	return tw_same_socket(p->fd, p->cookie);
 }
 
-/*
- * Let the slot go.  With `how`, the duplicate is still ours: ready it as
- * `how` says and close it.  Without, the number is no longer ours: it is
- * left alone, and so is its flag unless it still marks it internal.
- */
+/* One of the reaper's own descriptors, or the log's. */
 static bool
 own_descriptor(int fd)
 {
 	return fd == own.ep || fd == own.rx || fd == own.tx || fd == tw_log_fd();
 }
 
+/* p's descriptor number no longer leads to p. */
+static void
+unslot(struct pending *p)
+{
+	if (holding(p->fd) == p)
+		slot_of[p->fd] = 0;
+}
+
+/* Back to the free list; a late event for p's old generation is ignored. */
+static void
+free_slot(struct pending *p)
+{
+	p->fd = -1;
+	p->gen++;
+	p->next_free = free_slots;
+	free_slots = p;
+}
+
+/*
+ * Let the slot go.  With `how`, the duplicate is still ours: ready it as
+ * `how` says and close it.  Without, the number is no longer ours: it is
+ * left alone, and so is its flag unless it still marks it internal.
+ */
 static void
 let_go(struct pending *p, const enum policy_close_kind *how)
 {
 	heap_remove(p);
-	if (holding(p->fd) == p)
-		slot_of[p->fd] = 0;
+	unslot(p);
 	if (how != NULL) {
 		(void)REAL(epoll_ctl)(own.ep, EPOLL_CTL_DEL, p->fd, NULL);
 		if (*how == CLOSE_NORMAL && p->reset_set)
@@ -247,10 +265,7 @@ let_go(struct pending *p, const enum policy_close_kind *how)
 		if (holding(p->fd) == NULL && !own_descriptor(p->fd))
 			tw_own_forget(p->fd);
 	}
-	p->fd = -1;
-	p->gen++;
-	p->next_free = free_slots;
-	free_slots = p;
+	free_slot(p);
 }
 
 /* Finish p as `how` says, if its duplicate is still ours. */
@@ -946,13 +961,9 @@ tw_reaper_postfork_child(void)
 	while (pending_count > 0) {
 		struct pending *p = heap[--pending_count];
 
-		if (holding(p->fd) == p)
-			slot_of[p->fd] = 0;
+		unslot(p);
 		tw_own_forget(p->fd);
-		p->fd = -1;
-		p->gen++;
-		p->next_free = free_slots;
-		free_slots = p;
+		free_slot(p);
 	}
 	tw_own_forget(own.ep);
 	tw_own_forget(own.rx);
