@@ -133,8 +133,12 @@ close_with(int fd, const struct tw_desc *d, int saved)
 		tw_log(TW_LOG_INFO, "fd %d: close: normal", fd);
 		return plain_close(fd, saved);
 	}
-	if (d->flags & TW_D_SHARED) {
-		/* Another process may still use it: theirs to finish. */
+	if ((d->flags & TW_D_SHARED) || tw_foreign_process_strict()) {
+		/*
+		 * Another process may still use it: theirs to finish.  Here
+		 * too in a child made by a raw system call, unseen, whose
+		 * sockets are its parent's as well.
+		 */
 		tw_count(close_shared);
 		tw_log(TW_LOG_INFO, "fd %d: close: normal: shared with another process", fd);
 		return plain_close(fd, saved);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,7 +570,7 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[], in
 static void
 before_exit(void)
 {
-	if (tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !tw_foreign_process() &&
+	if (tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !tw_foreign_process_strict() &&
 	    !fdt_frozen())
 		tw_reaper_flush();
 }
@@ -591,11 +592,25 @@ _Exit(int status)
 }
 
 /*
- * No fork handler runs for _Fork(): the child lets go of the reaper's
- * descriptors here, and the parent marks its sockets shared, as after
- * fork() (the child holds every one of them).  Before the call too, so
- * that no other thread's close() acts on one meanwhile.
+ * A child made without the fork handlers (_Fork, clone) holds every
+ * socket: the parent marks its sockets shared, before the call, so that
+ * no other thread's close() acts on one meanwhile, and after it.
  */
+static void
+after_child_made(pid_t pid)
+{
+	if (pid > 0 && fdt_count_hint()) {
+		/* From a signal handler that interrupted the shim: at the next entry. */
+		if (fdt_enter()) {
+			fdt_mark_shared(false);
+			fdt_leave();
+		} else if (!tw_foreign_process()) {
+			fdt_mark_shared_later();
+		}
+	}
+}
+
+/* The child of _Fork() lets go of the reaper's descriptors and passes through. */
 TW_EXPORT pid_t
 _Fork(void)
 {
@@ -610,17 +625,75 @@ _Fork(void)
 	before_spawn(false);
 	pid = real();
 	saved = errno;
-	if (pid == 0) {
-		tw_reaper_drop_inherited();
-	} else if (pid > 0 && fdt_count_hint()) {
-		/* From a signal handler that interrupted the shim: at the next entry. */
-		if (fdt_enter()) {
-			fdt_mark_shared(false);
-			fdt_leave();
-		} else if (!tw_foreign_process()) {
-			fdt_mark_shared_later();
-		}
+	if (pid == 0)
+		tw_child_unhandled();
+	else
+		after_child_made(pid);
+	errno = saved;
+	return pid;
+}
+
+/*
+ * clone() outside pthread_create, which libc makes without it.  A child
+ * sharing our memory (CLONE_VM) can be told from us only by its process
+ * ID: from here on every check compares them.  A child with a copy of our
+ * memory starts as one of _Fork(): clone_start is read from its copy.
+ */
+struct clone_start {
+	int (*fn)(void *);
+	void *arg;
+};
+
+static int
+clone_child(void *p)
+{
+	const struct clone_start *start = p;
+
+	tw_child_unhandled();
+	return start->fn(start->arg);
+}
+
+TW_EXPORT int
+clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	real_clone_fn real = REAL(clone);
+	struct clone_start start = { fn, arg };
+	pid_t *parent_tid, *child_tid;
+	void *tls;
+	va_list ap;
+	int pid, saved;
+	bool shares;
+
+	/* Read whether passed or not, as libc's own clone() does. */
+	va_start(ap, arg);
+	parent_tid = va_arg(ap, pid_t *);
+	tls = va_arg(ap, void *);
+	child_tid = va_arg(ap, pid_t *);
+	va_end(ap);
+	if (real == NULL) {
+		errno = ENOSYS;
+		return -1;
 	}
+	if (flags & CLONE_THREAD)
+		return real(fn, stack, flags, arg, parent_tid, tls, child_tid);
+	/*
+	 * A child that shares our descriptor table holds nothing of its own.
+	 * One that shares our memory and stops us until it execs or exits
+	 * is a vfork() child: its exec marks our sockets shared (before_exec).
+	 */
+	shares = !(flags & CLONE_FILES) &&
+	    (flags & (CLONE_VM | CLONE_VFORK)) != (CLONE_VM | CLONE_VFORK);
+	if (flags & CLONE_VM)
+		tw_watch_pid();
+	if (shares)
+		before_spawn(false);
+	if (flags & CLONE_VM)
+		pid = real(fn, stack, flags, arg, parent_tid, tls, child_tid);
+	else
+		pid = real(clone_child, stack, flags, &start, parent_tid, tls, child_tid);
+	saved = errno;
+	if (shares)
+		after_child_made(pid);
 	errno = saved;
 	return pid;
 }

@@ -118,18 +118,31 @@ postfork_parent(void)
 static void
 postfork_child(void)
 {
+	if (fork_skipped) {
+		tw_child_unhandled();
+		return;
+	}
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	/* The child's counters are its own: the parent reports what it did. */
 	tw_stats_reset();
-	if (fork_skipped) {
-		fdt_freeze();
-		__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
-		tw_reaper_drop_inherited();
-		return;
-	}
 	tw_mem_postfork_child();
 	fdt_postfork_child();
 	tw_reaper_postfork_child();
+}
+
+/*
+ * Without the fork handlers, any lock may be held for good by a thread
+ * that does not exist here, and the reaper's thread is gone: the child
+ * never takes a lock and passes everything through.
+ */
+void
+tw_child_unhandled(void)
+{
+	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	tw_stats_reset();
+	fdt_freeze();
+	__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
+	tw_reaper_drop_inherited();
 }
 
 static struct policy *
@@ -242,7 +255,7 @@ twshim_fini(void)
 	 * the shim: its locks may be held by this thread.  Leave the sockets
 	 * to the kernel's plain close.
 	 */
-	if (tw_mode() != TW_MODE_ACTIVE || tw_foreign_process() || tw_busy != 0)
+	if (tw_mode() != TW_MODE_ACTIVE || tw_foreign_process_strict() || tw_busy != 0)
 		return;
 	tw_reaper_flush();
 	if (!tw_state.dry_run)

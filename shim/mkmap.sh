@@ -4,5 +4,6 @@
 # from satisfying a program's reference to close@GLIBC_2.2.5.
 set -eu
 printf '{\n\tglobal:\n'
-sed -n 's/^HOOK([^,]*, *\([A-Za-z_0-9]*\),.*/\t\t\1;/p' "$1"
+sed -n -e 's/^HOOK([^,]*, *\([A-Za-z_0-9]*\),.*/\t\t\1;/p' \
+    -e 's/^OWN_HOOK(\([A-Za-z_0-9]*\))$/\t\t\1;/p' "$1"
 printf '\tlocal:\n\t\t*;\n};\n'

@@ -121,7 +121,7 @@ tw_own_claims(int fd)
 	int saved = errno;
 	bool ours;
 
-	if (tw_foreign_process() || fdt_frozen())
+	if (tw_foreign_process_strict() || fdt_frozen())
 		return false;
 	/* The checks read a number that may be closed or another's: errno is kept. */
 	ours = tw_log_claims(fd) || tw_reaper_claims(fd);

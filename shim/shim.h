@@ -16,6 +16,13 @@
 #define TW_LIKELY(x)	__builtin_expect(!!(x), 1)
 #define TW_UNLIKELY(x)	__builtin_expect(!!(x), 0)
 
+/* vfork() is hooked (vfork.c) where it is written for the architecture. */
+#if defined(__x86_64__)
+#define TW_VFORK_HOOKED	1
+#else
+#define TW_VFORK_HOOKED	0
+#endif
+
 /* What the library does, decided once by the constructor. */
 enum tw_mode {
 	TW_MODE_BOOT = 0,	/* constructor not run yet: observe, change nothing */
@@ -31,6 +38,7 @@ struct tw_state {
 	unsigned roles;			/* policy_roles() of the policy */
 	const struct policy *policy;
 	pid_t pid;			/* the process whose table this is */
+	bool watch_pid;			/* tw_foreign_process() compares it */
 	const char *program;
 };
 
@@ -51,12 +59,34 @@ tw_mode(void)
 extern __thread int tw_busy __attribute__((tls_model("initial-exec")));
 
 /*
- * True when this process is not the one the table belongs to: a vfork()
- * child, or a child made by _Fork() or clone() where no fork handler ran.
- * Such a child shares (vfork) or copied (others) the table and must leave
- * it alone.
+ * Set in a vfork() child by the shim's own vfork (vfork.c), restored in
+ * the parent when it resumes.  The child runs on its parent's thread, so
+ * it sees this thread's copy.
+ */
+extern __thread int tw_vfork_child __attribute__((tls_model("initial-exec")));
+
+/*
+ * True when this process is not the one the table belongs to and must
+ * leave it alone: a vfork() child, which shares the table, or (once a
+ * clone() sharing memory was seen) any other process.  Costs no system
+ * call unless such a clone() was seen.  Children of fork(), _Fork() and
+ * clone() without CLONE_VM are handled when they start (init.c, hooks.c).
  */
 bool tw_foreign_process(void);
+
+/*
+ * The same, and also true in a child made by a raw fork or clone system
+ * call that no hook saw, which holds a copy of the table as if it were
+ * its own: one getpid().  For the actions that would harm the owner if
+ * taken in such a child (aborting or waiting on a socket it shares).
+ */
+bool tw_foreign_process_strict(void);
+
+/* From now on every check compares process IDs (a clone() sharing memory). */
+void tw_watch_pid(void);
+
+/* A child no fork handler ran for: it passes everything through. */
+void tw_child_unhandled(void);
 
 /* The lowest number the shim gives its own descriptors. */
 int tw_fd_floor(void);

@@ -10,9 +10,11 @@
 struct tw_state tw_state;
 __thread int tw_busy __attribute__((tls_model("initial-exec")));
 
+__thread int tw_vfork_child __attribute__((tls_model("initial-exec")));
+
 /*
  * getpid(2) without glibc's variadic syscall() around it: this runs on
- * every close of a tracked socket.
+ * every close of a tracked socket where process IDs are watched.
  */
 static inline pid_t
 raw_getpid(void)
@@ -28,11 +30,29 @@ raw_getpid(void)
 }
 
 bool
-tw_foreign_process(void)
+tw_foreign_process_strict(void)
 {
 	pid_t owner = __atomic_load_n(&tw_state.pid, __ATOMIC_RELAXED);
 
-	return owner != 0 && owner != raw_getpid();
+	return tw_vfork_child || (owner != 0 && owner != raw_getpid());
+}
+
+bool
+tw_foreign_process(void)
+{
+	if (TW_UNLIKELY(tw_vfork_child))
+		return true;
+#if TW_VFORK_HOOKED
+	if (TW_LIKELY(!__atomic_load_n(&tw_state.watch_pid, __ATOMIC_RELAXED)))
+		return false;
+#endif
+	return tw_foreign_process_strict();
+}
+
+void
+tw_watch_pid(void)
+{
+	__atomic_store_n(&tw_state.watch_pid, true, __ATOMIC_RELAXED);
 }
 
 /*

@@ -281,3 +281,24 @@ for strategy in normal abort abort-if-idle fin-then-reset "peer-first 5ms then a
 	row "close = $strategy" LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT="[client *];close = $strategy"
 done
 kill $server
+echo
+
+# ---- 10. a real client: redis-benchmark -k 0 ----
+if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+	RN=${BENCH_REDIS_REQUESTS:-20000}
+	: >"$SWDIR/rbare"; : >"$SWDIR/rdefault"; : >"$SWDIR/rratio"
+	for r in $(seq 1 "$ROUNDS"); do
+		rb=$(sh "$(dirname "$0")/redis-round.sh" "$RN" X=1)
+		rd=$(sh "$(dirname "$0")/redis-round.sh" "$RN" LD_PRELOAD=$LIB)
+		echo "$rb" >>"$SWDIR/rbare"
+		echo "$rd" >>"$SWDIR/rdefault"
+		echo "$rd $rb" | awk '{ printf "%.3f\n", $1 / $2 }' >>"$SWDIR/rratio"
+	done
+	b=$(median <"$SWDIR/rbare"); d=$(median <"$SWDIR/rdefault")
+	echo "10. redis-benchmark -k 0 -c 50 -t ping_inline, a new connection per request (requests per"
+	echo "    second, median of $ROUNDS interleaved rounds of $RN, each run in a fresh network namespace)"
+	printf '  bare %d, twshim with the built-in default %d: ratio %s (median of the rounds'"'"' ratios %s)\n' \
+	    "$b" "$d" "$(echo "$d $b" | awk '{ printf "%.3f", $1 / $2 }')" "$(median <"$SWDIR/rratio")"
+else
+	echo "10. redis-benchmark: not installed (apt-get install redis-server redis-tools)"
+fi

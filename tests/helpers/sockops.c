@@ -14,6 +14,7 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -139,6 +140,40 @@ set_opt(int fd, const char *what, int v)
 }
 
 /* Number of arguments each operation takes. */
+/* clone() children: the descriptor to close, or to send on. */
+struct clone_job {
+	int fd;
+	int delay_ms;
+	size_t bytes;
+};
+
+static int
+clone_closes(void *p)
+{
+	close(((struct clone_job *)p)->fd);
+	return 0;
+}
+
+static int
+clone_sends(void *p)
+{
+	struct clone_job *job = p;
+	char buf[65536];
+
+	memset(buf, 'x', sizeof buf);
+	usleep((useconds_t)job->delay_ms * 1000);
+	for (size_t left = job->bytes; left > 0;) {
+		ssize_t n = write(job->fd, buf, left < sizeof buf ? left : sizeof buf);
+		if (n <= 0)
+			return 1;
+		left -= (size_t)n;
+	}
+	close(job->fd);
+	return 0;
+}
+
+static char clone_stack[256 * 1024] __attribute__((aligned(16)));
+
 static int
 run_op(char **a)
 {
@@ -351,6 +386,45 @@ run_op(char **a)
 		waitpid(pid, NULL, 0);
 		result("vfork_close", pid > 0 ? 0 : -1);
 		return 2;
+	}
+	if (strcmp(a[0], "vfork2_close") == 0) {	/* a vfork child vforks, then closes NAME */
+		int target = lookup(a[1]);
+		pid_t pid = vfork();
+		if (pid == 0) {
+			pid_t grandchild = vfork();
+			if (grandchild == 0)
+				_exit(0);
+			if (grandchild > 0)
+				waitpid(grandchild, NULL, 0);
+			close(target);
+			_exit(grandchild > 0 ? 0 : 1);
+		}
+		int status = -1;
+		waitpid(pid, &status, 0);
+		result("vfork2_close", pid > 0 && status == 0 ? 0 : -1);
+		return 2;
+	}
+	if (strcmp(a[0], "clone_vm_close") == 0) {	/* clone(CLONE_VM|CLONE_VFORK) child closes NAME */
+		struct clone_job job = { .fd = lookup(a[1]) };
+		pid_t pid = clone(clone_closes, clone_stack + sizeof clone_stack,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
+		waitpid(pid, NULL, 0);
+		result("clone_vm_close", pid > 0 ? 0 : -1);
+		return 2;
+	}
+	if (strcmp(a[0], "clone_copy_send") == 0) {	/* clone(SIGCHLD) child: after MS, BYTES on NAME */
+		struct clone_job job = { .fd = lookup(a[1]), .delay_ms = atoi(a[2]),
+		    .bytes = (size_t)atol(a[3]) };
+		pid_t pid = clone(clone_sends, clone_stack + sizeof clone_stack, SIGCHLD, &job);
+		result("clone_copy_send", pid > 0 ? 0 : -1);
+		return 4;
+	}
+	if (strcmp(a[0], "reap") == 0) {		/* wait for every child */
+		int n = 0, status;
+		while (wait(&status) > 0)
+			n += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		printf("reap: %d\n", n);
+		return 1;
 	}
 	if (strcmp(a[0], "spawn_hold") == 0) {		/* a child that keeps NAME for MS */
 		char cmd[64];

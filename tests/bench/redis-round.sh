@@ -1,0 +1,21 @@
+#!/bin/sh
+# redis-round.sh REQUESTS ENV... - requests per second of one run of
+# redis-benchmark -k 0 (a new connection for every request) under ENV,
+# against a redis-server of its own (not under ENV) in a fresh network
+# namespace, so that no TIME_WAIT of an earlier run is in the way.
+set -eu
+if [ "${TW_REDIS_INSIDE:-}" != 1 ]; then
+	TW_REDIS_INSIDE=1 exec unshare -n "$0" "$@"
+fi
+n=$1
+shift
+ip link set lo up
+redis-server --port 6399 --save '' --appendonly no --logfile /dev/null &
+server=$!
+trap 'kill $server 2>/dev/null; wait 2>/dev/null' EXIT
+for _ in $(seq 1 100); do
+	redis-cli -p 6399 ping >/dev/null 2>&1 && break
+	sleep 0.05
+done
+env TW_REDIS_INSIDE= "$@" redis-benchmark -p 6399 -k 0 -n "$n" -c 50 -t ping_inline --csv 2>/dev/null |
+    awk -F'"' 'NR == 2 { print int($4) }'

@@ -1,0 +1,44 @@
+# Children that share the parent's memory, or copy it without the fork
+# handlers, are told apart without a system call on every close:
+# - a vfork() child of a vfork() child is still a child once its own child
+#   has gone (the shim's vfork puts back what the flag held);
+# - a clone(CLONE_VM) child is caught by process ID from then on;
+# - a clone() child with a copy of the memory holds every socket, as after
+#   fork(): close = abort must not reset, at the parent's close, a
+#   connection the child still sends on.
+# The first two children close the socket while the server's answer is
+# unread; the parent then reads it and closes an idle socket, which
+# abort-if-idle resets.  A child taken for the owner would untrack the
+# socket, and the parent's close would be a plain one (eof).
+. tests/integration/lib.sh
+
+sysctl -qw net.ipv4.tcp_tw_reuse=0
+
+# ASan's own vfork() cannot nest: that program loses its way there with or
+# without twshim.
+ops="vfork2_close clone_vm_close"
+[ "${SANITIZER:-plain}" = asan ] && ops=clone_vm_close
+for op in $ops; do
+	echo_server 127.0.0.1 7081 "$T/$op.log"
+	with_shim '[client *];close = abort-if-idle' "$OPS" \
+	    sock a , connect a 127.0.0.1 7081 , write a "hi\n" , sleep 100 , $op a , \
+	    readline a , close a >"$T/$op.out" 2>&1
+	cat "$T/$op.out"
+	assert_has "$T/$op.out" "$op: 0" "$op ran"
+	assert_has "$T/$op.out" "readline: ok" "the parent's socket works after the child ($op)"
+	sleep 0.2
+	assert_has "$T/$op.log" "reset 3" "still tracked in the parent after $op: its close was the strategy's"
+	kill $_pids 2>/dev/null
+	wait 2>/dev/null
+	_pids=""
+done
+
+echo_server 127.0.0.1 7082 "$T/copy.log"
+with_shim '[client *];close = abort' env TWSHIM_STATS="$T/stats" "$OPS" \
+    sock a , connect a 127.0.0.1 7082 , write a "x" , clone_copy_send a 200 4194303 , \
+    close a , reap >"$T/copy.out" 2>&1
+cat "$T/copy.out" "$T/stats"
+assert_has "$T/copy.out" "reap: 1" "the clone() child sent everything"
+sleep 0.2
+assert_has "$T/copy.log" "eof 4194304" "every byte from the clone() child, then EOF"
+assert_eq "$(stat_of close_shared "$T/stats")" 1 "the parent's close saw the socket as shared"
