@@ -4,11 +4,12 @@
  * Closing first puts each connection's TIME_WAIT on this side, and with
  * enough requests to one server the ephemeral ports run out.
  *
- *	legacy_client [-n COUNT] [-q] [-w] HOST PORT
+ *	legacy_client [-n COUNT] [-q] [-r] [-w] HOST PORT
  *
  * Sends "ping\n", reads the answer up to a newline (with -w: to EOF, so the
- * server closes first, as an HTTP/1.0 client does), closes.  Prints how
- * many requests completed and the first error; exits 0 only if all did.
+ * server closes first, as an HTTP/1.0 client does; with -r: with recv()
+ * rather than read()), closes.  Prints how many requests completed and the
+ * first error; exits 0 only if all did.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -18,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int wait_eof;
+static int wait_eof, use_recv;
 
 static int
 one_request(const struct addrinfo *ai)
@@ -36,7 +37,7 @@ one_request(const struct addrinfo *ai)
 		errno = e;
 		return -1;
 	}
-	while ((n = read(fd, buf, sizeof buf)) > 0)
+	while ((n = use_recv ? recv(fd, buf, sizeof buf, 0) : read(fd, buf, sizeof buf)) > 0)
 		if (!wait_eof && memchr(buf, '\n', (size_t)n) != NULL)
 			break;
 	if (n < 0) {
@@ -60,7 +61,7 @@ main(int argc, char **argv)
 	long count = 1, ok = 0, failed = 0, first_fail = 0;
 	int c, quiet = 0, first_errno = 0, rc;
 
-	while ((c = getopt(argc, argv, "n:qw")) != -1) {
+	while ((c = getopt(argc, argv, "n:qrw")) != -1) {
 		switch (c) {
 		case 'n':
 			count = strtol(optarg, NULL, 10);
@@ -68,16 +69,19 @@ main(int argc, char **argv)
 		case 'q':
 			quiet = 1;
 			break;
+		case 'r':
+			use_recv = 1;
+			break;
 		case 'w':
 			wait_eof = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: legacy_client [-n COUNT] [-q] [-w] HOST PORT\n");
+			fprintf(stderr, "usage: legacy_client [-n COUNT] [-q] [-r] [-w] HOST PORT\n");
 			return 2;
 		}
 	}
 	if (argc - optind != 2 || count < 1) {
-		fprintf(stderr, "usage: legacy_client [-n COUNT] [-q] [-w] HOST PORT\n");
+		fprintf(stderr, "usage: legacy_client [-n COUNT] [-q] [-r] [-w] HOST PORT\n");
 		return 2;
 	}
 	if ((rc = getaddrinfo(argv[optind], argv[optind + 1], &hints, &ai)) != 0) {

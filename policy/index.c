@@ -323,6 +323,14 @@ policy_index_free(struct policy_index *ix)
 	free(ix);
 }
 
+bool
+policy_index_constant(const struct policy_index *ix, enum policy_role role)
+{
+	const struct role_index *ri = &ix->role[role];
+
+	return ri->ngroups[0] == 0 && ri->ngroups[1] == 0 && ri->any.nspans == 0;
+}
+
 struct policy_index *
 policy_index_build(const struct policy *p)
 {

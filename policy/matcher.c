@@ -26,6 +26,12 @@ policy_bind_program(struct policy *p, const char *program)
 	if (changed || p->index == NULL) {
 		policy_index_free(p->index);
 		p->index = policy_index_build(p);
+		for (int r = 0; r < POLICY_NROLES; r++) {
+			p->nconstant[r] = -1;
+			if (p->index != NULL && policy_index_constant(p->index, (enum policy_role)r))
+				p->nconstant[r] = policy_match(p, (enum policy_role)r, NULL, 0,
+				    &p->constant[r]);
+		}
 	}
 }
 
@@ -200,6 +206,10 @@ policy_match(const struct policy *p, enum policy_role role, const struct sockadd
 
 	if (p->index == NULL)
 		return policy_match_linear(p, role, sa, salen, out);
+	if (p->nconstant[role] >= 0) {
+		*out = p->constant[role];
+		return p->nconstant[role];
+	}
 	family = normalize(sa, salen, addr, &port);
 	found = policy_index_lookup(p->index, role, family, addr, port, best);
 	memset(out, 0, sizeof *out);

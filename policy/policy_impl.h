@@ -38,12 +38,22 @@ struct policy {
 	size_t nsections;
 	struct section *sections;
 	struct policy_index *index;	/* the active sections compiled; NULL: scan them */
+	/*
+	 * A role whose active sections ask nothing of the address or port
+	 * (all "*", the built-in default among them) has one answer for
+	 * every socket: worked out with the index, copied by policy_match().
+	 * nconstant[role] < 0 when the role has no such answer.
+	 */
+	int nconstant[POLICY_NROLES];
+	struct policy_opts constant[POLICY_NROLES];
 };
 
 /* index.c: built by policy_bind_program(), NULL when out of memory. */
 #define NO_SECTION	UINT32_MAX
 struct policy_index *policy_index_build(const struct policy *p);
 void policy_index_free(struct policy_index *ix);
+/* Whether the role's answer is the same for every address and port. */
+bool policy_index_constant(const struct policy_index *ix, enum policy_role role);
 /*
  * Returns POLICY_KEY_BIT(k) for each key some matching section sets, and
  * best[k] for each of them: the first such section.

@@ -255,19 +255,25 @@ remember(struct tw_desc *d, int fd, const struct policy_opts *o)
 		d->cookie = tw_socket_cookie(fd);
 }
 
-static void
-log_match(int fd, const char *role, const struct sockaddr *sa, const struct policy_opts *o)
+static __attribute__((noinline)) void
+log_match_now(int fd, const char *role, const struct sockaddr *sa, const struct policy_opts *o)
 {
 	char addr[80], close[80] = "";
 
-	if (tw_log_level < TW_LOG_INFO)
-		return;
 	if (o->set & POLICY_KEY_BIT(KEY_CLOSE))
 		policy_close_format(o->close, close, sizeof close);
 	tw_logf(TW_LOG_INFO, "fd %d: %s %s: %d key%s%s%s%s", fd, role,
 	    tw_addr_str(sa, addr, sizeof addr), __builtin_popcount(o->set),
 	    __builtin_popcount(o->set) == 1 ? "" : "s",
 	    *close ? ", close = " : "", close, tw_state.dry_run ? " (dry run)" : "");
+}
+
+/* The level first: the buffers cost a connection something even unused. */
+static inline void
+log_match(int fd, const char *role, const struct sockaddr *sa, const struct policy_opts *o)
+{
+	if (TW_UNLIKELY(tw_log_level >= TW_LOG_INFO))
+		log_match_now(fd, role, sa, o);
 }
 
 void
@@ -352,12 +358,20 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct policy_opts o;
 	struct tw_desc *d;
 	unsigned user_set;
-	bool prog_bound, first;
-	int saved = errno;
+	bool prog_bound, first, acts, remembered = false;
+	int saved = errno, matched = -1;
 
 	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
 	    (!fdt_maybe(fd) && !acting(POLICY_ROLE_BIT(POLICY_CLIENT))))
 		return REAL(connect)(fd, sa, len);
+	/*
+	 * A socket never given a role connects for the first time: match
+	 * before the lock, so that the table is entered once (the common
+	 * case, one connect per socket).
+	 */
+	acts = acting(POLICY_ROLE_BIT(POLICY_CLIENT));
+	if (acts && fdt_is_lazy(fd))
+		matched = policy_match(tw_state.policy, POLICY_CLIENT, sa, len, &o);
 	if ((d = enter_desc(fd)) == NULL) {
 		errno = saved;
 		return REAL(connect)(fd, sa, len);
@@ -370,10 +384,19 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 	user_set = d->user_set;
 	prog_bound = (d->flags & TW_D_PROG_BOUND) != 0;
+	if (first && matched > 0) {
+		remember(d, fd, &o);
+		remembered = true;
+	}
 	fdt_leave();
 
-	if (!first || !acting(POLICY_ROLE_BIT(POLICY_CLIENT)) ||
-	    policy_match(tw_state.policy, POLICY_CLIENT, sa, len, &o) == 0) {
+	if (!first || !acts) {
+		errno = saved;
+		return REAL(connect)(fd, sa, len);
+	}
+	if (matched < 0)
+		matched = policy_match(tw_state.policy, POLICY_CLIENT, sa, len, &o);
+	if (matched == 0) {
 		errno = saved;
 		return REAL(connect)(fd, sa, len);
 	}
@@ -381,7 +404,7 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	/* A dry run remembers the close strategy too, so that close() can tell. */
 	if (!tw_state.dry_run)
 		apply_stream(fd, &o, user_set);
-	if (fdt_enter_fast()) {
+	if (!remembered && fdt_enter_fast()) {
 		if ((d = fdt_find(fd)) != NULL)
 			remember(d, fd, &o);
 		fdt_leave();

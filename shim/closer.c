@@ -92,7 +92,7 @@ own_linger(const struct tw_desc *d, enum policy_close_kind kind, const char **wh
 }
 
 static int
-close_with(int fd, const struct tw_desc *d, int saved)
+close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 {
 	const struct policy_close *c = d->close;
 	struct policy_close own_fin;
@@ -118,10 +118,11 @@ close_with(int fd, const struct tw_desc *d, int saved)
 	if (tw_is_fin_then_reset(c->kind)) {
 		/*
 		 * Neither sharing nor the cookie is checked: see
-		 * tw_fin_then_reset().  Two system calls at most, one when
-		 * the connection was never answered.
+		 * tw_fin_then_reset().  Two system calls at most; one when
+		 * the program received the answer with recv(), none when it
+		 * read the peer's EOF there.
 		 */
-		if (tw_fin_then_reset(fd, c->kind == CLOSE_FIN_THEN_RESET_ALWAYS, &why))
+		if (tw_fin_then_reset(fd, c->kind == CLOSE_FIN_THEN_RESET_ALWAYS, received, &why))
 			tw_log(TW_LOG_INFO, "fd %d: close: fin-then-reset", fd);
 		else
 			tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
@@ -204,6 +205,7 @@ tw_close(int fd)
 {
 	struct tw_desc d;
 	int saved = errno;
+	unsigned received;
 	bool tracked;
 
 	if (fdt_is_internal(fd) && tw_own_claims(fd)) {
@@ -217,6 +219,7 @@ tw_close(int fd)
 	}
 	if (!fdt_enter())
 		return REAL(close)(fd);
+	received = fdt_received(fd);
 	tracked = fdt_remove(fd, &d);
 	fdt_leave();
 	if (!tracked || d.close == NULL || tw_mode() != TW_MODE_ACTIVE || tw_state.dry_run) {
@@ -227,7 +230,7 @@ tw_close(int fd)
 		}
 		return plain_close(fd, saved);
 	}
-	return close_with(fd, &d, saved);
+	return close_with(fd, &d, received, saved);
 }
 
 /*
@@ -271,7 +274,7 @@ tw_close_at_exit(void)
 		}
 		fdt_leave();
 		if (tw_is_fin_then_reset(kind)) {
-			if (tw_fin_then_reset(fds[i], kind == CLOSE_FIN_THEN_RESET_ALWAYS, &why))
+			if (tw_fin_then_reset(fds[i], kind == CLOSE_FIN_THEN_RESET_ALWAYS, 0, &why))
 				tw_log(TW_LOG_INFO, "fd %d: at exit: fin-then-reset", fds[i]);
 			continue;
 		}

@@ -272,8 +272,8 @@ link_entry(int fd, struct tw_desc *d, bool cloexec)
 	e->cloexec = cloexec;
 	e->desc = d;
 	HASH_ADD_INT(table, fd, e);
-	if (find_entry(fd) != e) {
-		/* uthash could not grow its buckets: stay out of the way. */
+	if (e->hh.tbl == NULL) {
+		/* uthash could not allocate (HASH_NONFATAL_OOM): stay out of the way. */
 		tw_free(e, sizeof *e);
 		return NULL;
 	}

@@ -36,7 +36,9 @@ enum tw_fdflag {
 	TW_FD_LAZY = 4,		/* a TCP socket of the program, not yet in the table */
 	TW_FD_LAZY_V6 = 8,	/* ... of family AF_INET6 */
 	TW_FD_LAZY_CLOEXEC = 16, /* ... on a close-on-exec descriptor */
-	TW_FD_LAZY_SHARED = 32	/* ... held by another process too */
+	TW_FD_LAZY_SHARED = 32,	/* ... held by another process too */
+	TW_FD_ANSWERED = 64,	/* with TRACKED: a recv() on this number got data */
+	TW_FD_PEER_FIN = 128	/* with TRACKED: ... got the peer's EOF */
 };
 
 enum tw_role {
@@ -89,6 +91,39 @@ fdt_count_hint(void)
 {
 	return __atomic_load_n(&tw_fd_live, __ATOMIC_RELAXED) >
 	    __atomic_load_n(&tw_fd_internal, __ATOMIC_RELAXED);
+}
+
+/*
+ * A recv() on fd returned rc (len asked for): what it shows of the peer,
+ * noted lock-free for the close (fin-then-reset), so that the close need
+ * not ask the kernel.  Only onto the byte as it was read: a number closed
+ * and untracked meanwhile gets no stray bit.
+ */
+static inline void
+fdt_note_received(int fd, long rc, size_t len)
+{
+	unsigned char f, bit;
+
+	if ((unsigned)fd >= TW_FLAG_SLOTS)
+		return;
+	f = __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED);
+	if (TW_LIKELY(!(f & TW_FD_TRACKED)))
+		return;
+	bit = rc > 0 ? TW_FD_ANSWERED : len > 0 ? TW_FD_PEER_FIN : 0;
+	if ((f & bit) == bit)
+		return;
+	(void)__atomic_compare_exchange_n(&tw_fdflag[fd], &f, (unsigned char)(f | bit), false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/* The TW_FD_ANSWERED and TW_FD_PEER_FIN bits of fd, before its entry goes. */
+static inline unsigned
+fdt_received(int fd)
+{
+	if ((unsigned)fd >= TW_FLAG_SLOTS)
+		return 0;
+	return __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) &
+	    (TW_FD_ANSWERED | TW_FD_PEER_FIN);
 }
 
 /* Lock-free: could fd be tracked or internal?  False means certainly not. */

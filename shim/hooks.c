@@ -117,18 +117,83 @@ shutdown(int fd, int how)
 	return REAL(shutdown)(fd, how);
 }
 
-TW_EXPORT int
-epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+static __attribute__((noinline)) int
+epoll_ctl_watched(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	int rc = REAL(epoll_ctl)(epfd, op, fd, ev);
 
+	if (rc == 0 && (tw_state.watch_epoll || tw_mode() == TW_MODE_BOOT) &&
+	    fdt_maybe(fd) && !fdt_is_internal(fd))
+		tw_on_epoll_ctl(epfd, op, fd);
+	return rc;
+}
+
+TW_EXPORT int
+epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	real_epoll_ctl_fn real = __atomic_load_n(&tw_real.epoll_ctl, __ATOMIC_RELAXED);
+
 	/*
 	 * Only a waiting close strategy, and a socket the shim may replace,
-	 * need to know (see tw_on_epoll_ctl).
+	 * need to know (see tw_on_epoll_ctl): otherwise a tail call.
 	 */
-	if (rc == 0 && TW_UNLIKELY(fdt_maybe(fd)) && !fdt_is_internal(fd) &&
-	    (tw_state.watch_epoll || tw_mode() == TW_MODE_BOOT))
-		tw_on_epoll_ctl(epfd, op, fd);
+	if (TW_LIKELY(real != NULL) &&
+	    TW_LIKELY(!__atomic_load_n(&tw_state.watch_epoll, __ATOMIC_RELAXED)) &&
+	    TW_LIKELY(tw_mode() != TW_MODE_BOOT))
+		return real(epfd, op, fd, ev);
+	return epoll_ctl_watched(epfd, op, fd, ev);
+}
+
+/* ---- receiving: what the peer has sent ---- */
+
+/* Only a policy with fin-then-reset reads the notes: otherwise a tail call. */
+static inline bool
+noting_received(void)
+{
+	return __atomic_load_n(&tw_state.watch_recv, __ATOMIC_RELAXED);
+}
+
+TW_EXPORT ssize_t
+recv(int fd, void *buf, size_t len, int flags)
+{
+	ssize_t rc;
+
+	if (TW_LIKELY(!noting_received()))
+		return REAL(recv)(fd, buf, len, flags);
+	rc = REAL(recv)(fd, buf, len, flags);
+	if (rc >= 0)
+		fdt_note_received(fd, rc, len);
+	return rc;
+}
+
+TW_EXPORT ssize_t
+recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from, socklen_t *fromlen)
+{
+	ssize_t rc;
+
+	if (TW_LIKELY(!noting_received()))
+		return REAL(recvfrom)(fd, buf, len, flags, from, fromlen);
+	rc = REAL(recvfrom)(fd, buf, len, flags, from, fromlen);
+	if (rc >= 0)
+		fdt_note_received(fd, rc, len);
+	return rc;
+}
+
+TW_EXPORT ssize_t
+recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t rc;
+
+	if (TW_LIKELY(!noting_received()))
+		return REAL(recvmsg)(fd, msg, flags);
+	rc = REAL(recvmsg)(fd, msg, flags);
+
+	/* An empty read is EOF only where there was room: its length, if it matters. */
+	if (rc > 0)
+		fdt_note_received(fd, rc, 0);
+	else if (rc == 0 && msg != NULL && msg->msg_iovlen > 0 && msg->msg_iov != NULL &&
+	    msg->msg_iov[0].iov_len > 0)
+		fdt_note_received(fd, 0, msg->msg_iov[0].iov_len);
 	return rc;
 }
 
@@ -272,6 +337,9 @@ name(int fd, int cmd, ...)						\
 	va_start(ap, cmd);						\
 	arg = va_arg(ap, void *);					\
 	va_end(ap);							\
+	if (TW_LIKELY(cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC &&	\
+	    cmd != F_SETFD))						\
+		return ((real_fcntl_fn)REAL(name))(fd, cmd, arg);	\
 	return do_fcntl((real_fcntl_fn)REAL(name), fd, cmd, arg);	\
 }
 

@@ -228,6 +228,9 @@ twshim_init(void)
 	    ((1u << CLOSE_GRACEFUL) | (1u << CLOSE_PEER_FIRST))) != 0;
 	tw_state.watch_epoll = tw_state.waiting || (policy_keys(p) &
 	    (POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS))) != 0;
+	/* Set once, before any socket has a strategy: a fallback counts too. */
+	__atomic_store_n(&tw_state.watch_recv, (policy_close_kinds(p) &
+	    (1u << CLOSE_FIN_THEN_RESET)) != 0, __ATOMIC_RELAXED);
 	tw_reaper_init(tw_state.waiting);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	if (stats_path != NULL && getenv("TWSHIM_STATS_SIGNAL") != NULL &&

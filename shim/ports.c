@@ -770,7 +770,13 @@ int
 tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
     const struct policy_opts *o, bool prog_bound)
 {
-	int saved = errno, rc = ports_connect(fd, sa, len, o, prog_bound);
+	unsigned keys = POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS);
+	int saved, rc;
+
+	if (!(o->set & keys))
+		return REAL(connect)(fd, sa, len);
+	saved = errno;
+	rc = ports_connect(fd, sa, len, o, prog_bound);
 
 	/* What the shim tried on the way (ENOPROTOOPT from an older kernel) is not the program's. */
 	if (rc == 0)

@@ -35,6 +35,7 @@ struct tw_state {
 	bool dry_run;
 	bool waiting;			/* the policy uses graceful or peer-first */
 	bool watch_epoll;		/* ... or may replace sockets (local_ports, local_address) */
+	bool watch_recv;		/* the policy uses fin-then-reset: recv() notes the peer */
 	unsigned roles;			/* policy_roles() of the policy */
 	const struct policy *policy;
 	pid_t pid;			/* the process whose table this is */

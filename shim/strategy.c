@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "fdtable.h"
 #include "real.h"
 #include "shim.h"
 #include "stats.h"
@@ -74,12 +75,18 @@ tw_socket_idle(int fd)
  * tcpi_bytes_received only grows, so a decision made at one holder's close
  * holds for the last.
  *
- * The TCP_INFO read is also the identity check here: it fails unless fd
- * names a TCP socket, and the action is one a socket that reused the
- * number unseen could take no harm from (see closer.c).
+ * What recv() saw on this number (received, fdt_note_received) stands in
+ * for the TCP_INFO read: data means answered, EOF means the peer closed
+ * first.  The state is then not read: a connection whose peer has closed
+ * since, unread, takes the TCP_LINGER2 it no longer needs (it ends in
+ * LAST_ACK, never FIN_WAIT2), and counts as fin-then-reset.
+ *
+ * The TCP_INFO read, or the setsockopt, is also the identity check here:
+ * each fails unless fd names a TCP socket, and the action is one a socket
+ * that reused the number unseen could take no harm from (see closer.c).
  */
 bool
-tw_fin_then_reset(int fd, bool always, const char **why)
+tw_fin_then_reset(int fd, bool always, unsigned received, const char **why)
 {
 	/* glibc's struct tcp_info stops short of the fields that follow (Linux 4.1+). */
 	struct {
@@ -91,6 +98,13 @@ tw_fin_then_reset(int fd, bool always, const char **why)
 
 	_Static_assert(offsetof(__typeof__(t), pacing_rate) == 104,
 	    "struct tcp_info as the kernel lays it out");
+	if (received & TW_FD_PEER_FIN) {
+		*why = "the peer closed first";
+		tw_count(close_peer_closed);
+		return false;
+	}
+	if (received & TW_FD_ANSWERED)
+		goto answered;
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &t, &len) < 0) {
 		*why = "not a TCP socket";
 		tw_count(close_stale);
@@ -118,6 +132,7 @@ tw_fin_then_reset(int fd, bool always, const char **why)
 		tw_count(close_not_answered);
 		return false;
 	}
+answered:
 	if (REAL(setsockopt)(fd, IPPROTO_TCP, TCP_LINGER2, &off, sizeof off) < 0) {
 		*why = "TCP_LINGER2 refused";
 		tw_count(close_normal);
@@ -137,7 +152,7 @@ tw_prepare_close(int fd, enum policy_close_kind kind)
 		tw_count(rst_sent);
 		tw_log(TW_LOG_INFO, "fd %d: fell back to %s: reset", fd, policy_close_name(kind));
 	} else if (tw_is_fin_then_reset(kind)) {
-		if (tw_fin_then_reset(fd, kind == CLOSE_FIN_THEN_RESET_ALWAYS, &why))
+		if (tw_fin_then_reset(fd, kind == CLOSE_FIN_THEN_RESET_ALWAYS, 0, &why))
 			tw_log(TW_LOG_INFO, "fd %d: fell back to fin-then-reset", fd);
 		else
 			tw_log(TW_LOG_INFO, "fd %d: fell back to normal: %s", fd, why);

@@ -20,10 +20,12 @@ bool tw_socket_idle(int fd);
 /*
  * fin-then-reset on fd, about to be closed: TCP_LINGER2 = -1 when the
  * connection is up (or half-closed by us) and, unless `always`, the peer
- * has sent at least one byte.  Returns true when set; otherwise *why says
- * why the close stays the program's own.  Counts the outcome.
+ * has sent at least one byte.  `received`: the TW_FD_ANSWERED and
+ * TW_FD_PEER_FIN bits recv() noted on fd, which spare the kernel the
+ * question.  Returns true when set; otherwise *why says why the close
+ * stays the program's own.  Counts the outcome.
  */
-bool tw_fin_then_reset(int fd, bool always, const char **why);
+bool tw_fin_then_reset(int fd, bool always, unsigned received, const char **why);
 
 static inline bool
 tw_is_fin_then_reset(enum policy_close_kind kind)

@@ -260,13 +260,15 @@ sleep 0.3
 calls() {	# calls N ENV...: system calls of a legacy_client run of N connections
 	n=$1
 	shift
-	env "$@" strace -f -c -o "$SWDIR/strace" "$B/examples/legacy_client" -q -n "$n" 127.0.0.1 65101
+	env "$@" strace -f -c -o "$SWDIR/strace" "$B/examples/legacy_client" $client_opts -q -n "$n" \
+	    127.0.0.1 65101
 	awk '$NF == "total" { print $4 }' "$SWDIR/strace"
 }
 per_conn() {	# per_conn ENV...
 	a=$(calls 100 "$@"); b=$(calls 300 "$@")
 	echo "$a $b" | awk '{ printf "%.2f", ($2 - $1) / 200 }'
 }
+client_opts=
 bare=$(per_conn X=1)
 printf '  %-42s %8s %8s\n' "bare" "$bare" ""
 row() {	# row LABEL ENV...
@@ -276,6 +278,9 @@ row() {	# row LABEL ENV...
 	printf '  %-42s %8s %8s\n' "$label" "$c" "$(echo "$c $bare" | awk '{ printf "%+.2f", $1 - $2 }')"
 }
 row "default policy (no policy given)" LD_PRELOAD=$LIB
+client_opts=-r
+row "default policy, the answer read with recv()" LD_PRELOAD=$LIB
+client_opts=
 for strategy in normal abort abort-if-idle fin-then-reset "peer-first 5ms then abort" "graceful 1s" "linger 1s"; do
 	"$B/twshim" --check -e "[client *];close = $strategy" >/dev/null 2>&1 || continue
 	row "close = $strategy" LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT="[client *];close = $strategy"
