@@ -404,6 +404,17 @@ run_op(char **a)
 		result("vfork2_close", pid > 0 && status == 0 ? 0 : -1);
 		return 2;
 	}
+	if (strcmp(a[0], "vfork_errno") == 0) {	/* what vfork() returns, and errno */
+		errno = 0;
+		pid_t pid = vfork();
+		if (pid == 0)
+			_exit(0);
+		int e = errno;
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		printf("vfork: %s errno %d\n", pid > 0 ? "child" : "-1", pid > 0 ? 0 : e);
+		return 1;
+	}
 	if (strcmp(a[0], "clone_vm_close") == 0) {	/* clone(CLONE_VM|CLONE_VFORK) child closes NAME */
 		struct clone_job job = { .fd = lookup(a[1]) };
 		pid_t pid = clone(clone_closes, clone_stack + sizeof clone_stack,

@@ -5,7 +5,8 @@
 # - a clone(CLONE_VM) child is caught by process ID from then on;
 # - a clone() child with a copy of the memory holds every socket, as after
 #   fork(): close = abort must not reset, at the parent's close, a
-#   connection the child still sends on.
+#   connection the child still sends on;
+# - a vfork() that fails returns -1 with errno, as libc's does.
 # The first two children close the socket while the server's answer is
 # unread; the parent then reads it and closes an idle socket, which
 # abort-if-idle resets.  A child taken for the owner would untrack the
@@ -42,3 +43,18 @@ assert_has "$T/copy.out" "reap: 1" "the clone() child sent everything"
 sleep 0.2
 assert_has "$T/copy.log" "eof 4194304" "every byte from the clone() child, then EOF"
 assert_eq "$(stat_of close_shared "$T/stats")" 1 "the parent's close saw the socket as shared"
+
+# vfork() refused (RLIMIT_NPROC, as nobody: root is exempt): -1 and EAGAIN,
+# with the library as without.  nobody may not reach the checkout.
+chmod 755 "$T"
+mkdir -m 755 "$T/bin"
+cp "$OPS" "$LIB" "$T/bin/"
+chmod 755 "$T/bin/sockops" "$T/bin/libtwshim.so"
+as_nobody="setpriv --reuid=nobody --regid=nogroup --clear-groups prlimit --nproc=1"
+bare=$($as_nobody "$T/bin/sockops" vfork_errno)
+shimmed=$(env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$T/bin/libtwshim.so" \
+    TWSHIM_POLICY_TEXT='[client *];close = abort' $as_nobody "$T/bin/sockops" vfork_errno)
+echo "bare: $bare; twshim: $shimmed"
+assert_eq "$bare" "vfork: -1 errno $(python3 -c 'import errno; print(errno.EAGAIN)')" "the limit refuses vfork() bare"
+assert_eq "$shimmed" "$bare" "vfork() refused under twshim"
+assert_eq "$($T/bin/sockops vfork_errno)" "vfork: child errno 0" "vfork() as root"
