@@ -180,6 +180,50 @@ recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from, sockle
 }
 
 TW_EXPORT ssize_t
+read(int fd, void *buf, size_t len)
+{
+	ssize_t rc;
+
+	if (TW_LIKELY(!noting_received()))
+		return REAL(read)(fd, buf, len);
+	rc = REAL(read)(fd, buf, len);
+	if (rc >= 0)
+		fdt_note_received(fd, rc, len);
+	return rc;
+}
+
+TW_EXPORT ssize_t
+__read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	ssize_t rc = REAL(__read_chk)(fd, buf, len, buflen);
+
+	if (rc >= 0 && noting_received())
+		fdt_note_received(fd, rc, len);
+	return rc;
+}
+
+TW_EXPORT ssize_t
+__recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	ssize_t rc = REAL(__recv_chk)(fd, buf, len, buflen, flags);
+
+	if (rc >= 0 && noting_received())
+		fdt_note_received(fd, rc, len);
+	return rc;
+}
+
+TW_EXPORT ssize_t
+__recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+    struct sockaddr *from, socklen_t *fromlen)
+{
+	ssize_t rc = REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen);
+
+	if (rc >= 0 && noting_received())
+		fdt_note_received(fd, rc, len);
+	return rc;
+}
+
+TW_EXPORT ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	ssize_t rc;

@@ -20,6 +20,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+/* libc's fortified entry points: its headers declare them only under _FORTIFY_SOURCE. */
+__attribute__((visibility("default"))) ssize_t __read_chk(int, void *, size_t, size_t);
+__attribute__((visibility("default"))) ssize_t __recv_chk(int, void *, size_t, size_t, int);
+__attribute__((visibility("default"))) ssize_t __recvfrom_chk(int, void *, size_t, size_t, int,
+    struct sockaddr *, socklen_t *);
+
 #pragma GCC visibility push(hidden)
 
 #define HOOK(ret, name, params) typedef ret (*real_##name##_fn) params;
