@@ -312,6 +312,8 @@ if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; 
 		printf '    bare %d, twshim %d: ratio %s (median of the rounds'"'"' ratios %s)\n' \
 		    "$b" "$d" "$(echo "$d $b" | awk '{ printf "%.3f", $1 / $2 }')" "$(median <"$SWDIR/rratio")"
 	done
+	own=$(sh "$(dirname "$0")/redis-instr.sh" "$LIB")
+	echo "  twshim's own user-space instructions per request (callgrind, -c 1: (3000 requests - 1000) / 2000): $own"
 else
 	echo "10. redis-benchmark: not installed (apt-get install redis-server redis-tools)"
 fi
