@@ -53,6 +53,8 @@ op=pipe
 added "pipe()+close() of both ends: twshim" LD_PRELOAD=$LIB
 op=fopen
 added "fopen()+fclose(): twshim" LD_PRELOAD=$LIB
+op=read
+added "read() of a file: twshim, default policy" LD_PRELOAD=$LIB
 op=close
 added "close() of a file: socket_wrapper" LD_PRELOAD=$SW SOCKET_WRAPPER_DIR=$SWDIR
 op=socket
@@ -292,16 +294,20 @@ echo
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
 	RN=${BENCH_REDIS_REQUESTS:-20000}
 	echo "10. redis-benchmark -k 0 -c 50 -t ping_inline: a new connection per request, the client under"
-	echo "    twshim's built-in default, the server bare (requests per second, median of $ROUNDS interleaved"
-	echo "    rounds of $RN, each run in a fresh network namespace)"
+	echo "    twshim's built-in default, the server bare (requests per second, medians of $ROUNDS rounds of"
+	echo "    bare, twshim, twshim, bare, $RN requests each, every run in a fresh network namespace)"
+	quartiles() { sort -n | awk '{ a[NR] = $1 } END { printf "%s to %s", a[int(NR / 4) + 1], a[int(3 * NR / 4) + 1] }'; }
 	for buckets in 0 -; do
 		: >"$SWDIR/rbare"; : >"$SWDIR/rdefault"; : >"$SWDIR/rratio"
 		for r in $(seq 1 "$ROUNDS"); do
+			# bare, twshim, twshim, bare: a drift within the round cancels
 			rb=$(sh "$(dirname "$0")/redis-round.sh" "$RN" "$buckets" X=1)
 			rd=$(sh "$(dirname "$0")/redis-round.sh" "$RN" "$buckets" LD_PRELOAD=$LIB)
-			echo "$rb" >>"$SWDIR/rbare"
-			echo "$rd" >>"$SWDIR/rdefault"
-			echo "$rd $rb" | awk '{ printf "%.3f\n", $1 / $2 }' >>"$SWDIR/rratio"
+			rd2=$(sh "$(dirname "$0")/redis-round.sh" "$RN" "$buckets" LD_PRELOAD=$LIB)
+			rb2=$(sh "$(dirname "$0")/redis-round.sh" "$RN" "$buckets" X=1)
+			printf '%s\n%s\n' "$rb" "$rb2" >>"$SWDIR/rbare"
+			printf '%s\n%s\n' "$rd" "$rd2" >>"$SWDIR/rdefault"
+			echo "$rd $rd2 $rb $rb2" | awk '{ printf "%.3f\n", ($1 + $2) / ($3 + $4) }' >>"$SWDIR/rratio"
 		done
 		b=$(median <"$SWDIR/rbare"); d=$(median <"$SWDIR/rdefault")
 		if [ "$buckets" = 0 ]; then
@@ -309,8 +315,9 @@ if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; 
 		else
 			echo "  the kernel's TIME_WAIT as it is (bare leaves one per request; twshim none)"
 		fi
-		printf '    bare %d, twshim %d: ratio %s (median of the rounds'"'"' ratios %s)\n' \
-		    "$b" "$d" "$(echo "$d $b" | awk '{ printf "%.3f", $1 / $2 }')" "$(median <"$SWDIR/rratio")"
+		printf '    bare %d, twshim %d: ratio %s; the rounds'"'"' ratios: median %s, middle half %s\n' \
+		    "$b" "$d" "$(echo "$d $b" | awk '{ printf "%.3f", $1 / $2 }')" \
+		    "$(median <"$SWDIR/rratio")" "$(quartiles <"$SWDIR/rratio")"
 	done
 	own=$(sh "$(dirname "$0")/redis-instr.sh" "$LIB")
 	echo "  twshim's own user-space instructions per request (callgrind, -c 1: (3000 requests - 1000) / 2000): $own"

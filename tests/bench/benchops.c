@@ -7,6 +7,7 @@
  *	open N		open() + close() of /dev/null
  *	pipe N		pipe() + close() of both ends
  *	fopen N		fopen() + fclose() of /dev/null
+ *	read N		read() of one byte from /dev/zero
  *	socket N	socket() + close() of a TCP socket
  *	connect N	socket() + connect() + close() to a listener in-process
  *	cycle N [time]	the same with accept4() and close() of the accepted socket
@@ -197,6 +198,12 @@ main(int argc, char **argv)
 			if (f != NULL)
 				fclose(f);
 		}
+	} else if (strcmp(op, "read") == 0) {
+		int fd = open("/dev/zero", O_RDONLY);
+		char c;
+		for (long i = 0; i < n; i++)
+			if (read(fd, &c, 1) != 1)
+				return 1;
 	} else if (strcmp(op, "socket") == 0) {
 		for (long i = 0; i < n; i++)
 			close(socket(AF_INET, SOCK_STREAM, 0));
