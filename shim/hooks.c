@@ -146,90 +146,64 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 /* ---- receiving: what the peer has sent ---- */
 
-/* Only a policy with fin-then-reset reads the notes: otherwise a tail call. */
+/*
+ * Whether a receive on fd may have something to note: the policy reads
+ * the notes (fin-then-reset) and fd is a tracked socket.  Asked before the
+ * call, so that a file read is a tail call after one load and a compare; a
+ * socket tracked meanwhile only loses its note (close asks the kernel).
+ */
 static inline bool
-noting_received(void)
+noting_on(int fd)
 {
-	return __atomic_load_n(&tw_state.watch_recv, __ATOMIC_RELAXED);
+	return TW_UNLIKELY((unsigned)fd < TW_FLAG_SLOTS &&
+	    (__atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) & TW_FD_TRACKED)) &&
+	    __atomic_load_n(&tw_state.watch_recv, __ATOMIC_RELAXED);
 }
 
-TW_EXPORT ssize_t
-recv(int fd, void *buf, size_t len, int flags)
-{
-	ssize_t rc;
-
-	if (TW_LIKELY(!noting_received()))
-		return REAL(recv)(fd, buf, len, flags);
-	rc = REAL(recv)(fd, buf, len, flags);
-	if (rc >= 0)
-		fdt_note_received(fd, rc, len);
-	return rc;
+/*
+ * The receive calls: the real one, then what it returned, noted.  The
+ * noting is out of line, so that the common path has no frame to build.
+ */
+#define RECV_HOOK(type, name, params, args)				\
+static __attribute__((noinline)) type					\
+name##_noted params							\
+{									\
+	type rc = REAL(name) args;					\
+									\
+	if (rc >= 0)							\
+		fdt_note_received(fd, rc, len);				\
+	return rc;							\
+}									\
+									\
+TW_EXPORT type								\
+name params								\
+{									\
+	real_##name##_fn real = __atomic_load_n(&tw_real.name, __ATOMIC_RELAXED); \
+									\
+	if (TW_LIKELY(real != NULL) && TW_LIKELY(!noting_on(fd)))	\
+		return real args;					\
+	return name##_noted args;					\
 }
 
-TW_EXPORT ssize_t
-recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from, socklen_t *fromlen)
-{
-	ssize_t rc;
-
-	if (TW_LIKELY(!noting_received()))
-		return REAL(recvfrom)(fd, buf, len, flags, from, fromlen);
-	rc = REAL(recvfrom)(fd, buf, len, flags, from, fromlen);
-	if (rc >= 0)
-		fdt_note_received(fd, rc, len);
-	return rc;
-}
-
-TW_EXPORT ssize_t
-read(int fd, void *buf, size_t len)
-{
-	ssize_t rc;
-
-	if (TW_LIKELY(!noting_received()))
-		return REAL(read)(fd, buf, len);
-	rc = REAL(read)(fd, buf, len);
-	if (rc >= 0)
-		fdt_note_received(fd, rc, len);
-	return rc;
-}
-
-TW_EXPORT ssize_t
-__read_chk(int fd, void *buf, size_t len, size_t buflen)
-{
-	ssize_t rc = REAL(__read_chk)(fd, buf, len, buflen);
-
-	if (rc >= 0 && noting_received())
-		fdt_note_received(fd, rc, len);
-	return rc;
-}
-
-TW_EXPORT ssize_t
-__recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
-{
-	ssize_t rc = REAL(__recv_chk)(fd, buf, len, buflen, flags);
-
-	if (rc >= 0 && noting_received())
-		fdt_note_received(fd, rc, len);
-	return rc;
-}
-
-TW_EXPORT ssize_t
-__recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
-    struct sockaddr *from, socklen_t *fromlen)
-{
-	ssize_t rc = REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen);
-
-	if (rc >= 0 && noting_received())
-		fdt_note_received(fd, rc, len);
-	return rc;
-}
+RECV_HOOK(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len))
+RECV_HOOK(ssize_t, recv, (int fd, void *buf, size_t len, int flags), (fd, buf, len, flags))
+RECV_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+    socklen_t *fromlen), (fd, buf, len, flags, from, fromlen))
+RECV_HOOK(ssize_t, __read_chk, (int fd, void *buf, size_t len, size_t buflen),
+    (fd, buf, len, buflen))
+RECV_HOOK(ssize_t, __recv_chk, (int fd, void *buf, size_t len, size_t buflen, int flags),
+    (fd, buf, len, buflen, flags))
+RECV_HOOK(ssize_t, __recvfrom_chk, (int fd, void *buf, size_t len, size_t buflen, int flags,
+    struct sockaddr *from, socklen_t *fromlen), (fd, buf, len, buflen, flags, from, fromlen))
 
 TW_EXPORT ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	real_recvmsg_fn real = __atomic_load_n(&tw_real.recvmsg, __ATOMIC_RELAXED);
 	ssize_t rc;
 
-	if (TW_LIKELY(!noting_received()))
-		return REAL(recvmsg)(fd, msg, flags);
+	if (TW_LIKELY(real != NULL) && TW_LIKELY(!noting_on(fd)))
+		return real(fd, msg, flags);
 	rc = REAL(recvmsg)(fd, msg, flags);
 
 	/* An empty read is EOF only where there was room: its length, if it matters. */
