@@ -90,25 +90,31 @@ rate() {	# rate ENV... : connections per second of one legacy_client run
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 : >"$SWDIR/bare"; : >"$SWDIR/empty"; : >"$SWDIR/default"; : >"$SWDIR/abort"; : >"$SWDIR/native"
+: >"$SWDIR/re"; : >"$SWDIR/rd"; : >"$SWDIR/ra"
+ratio_to() { echo "$1 $2" | awk '{ printf "%.3f\n", $1 / $2 }'; }
 for r in $(seq 1 "$ROUNDS"); do
 	client=$B/examples/legacy_client
-	rate >>"$SWDIR/bare"
-	rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT='# empty' >>"$SWDIR/empty"
-	rate LD_PRELOAD=$LIB >>"$SWDIR/default"
-	rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT='[client *];close = abort' >>"$SWDIR/abort"
+	c_bare=$(rate)
+	c_empty=$(rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT='# empty')
+	c_default=$(rate LD_PRELOAD=$LIB)
+	c_abort=$(rate LD_PRELOAD=$LIB TWSHIM_POLICY_TEXT='[client *];close = abort')
 	client=$B/bench/legacy_client_native
-	rate >>"$SWDIR/native"
+	c_native=$(rate)
+	echo "$c_bare" >>"$SWDIR/bare"; echo "$c_empty" >>"$SWDIR/empty"; echo "$c_default" >>"$SWDIR/default"
+	echo "$c_abort" >>"$SWDIR/abort"; echo "$c_native" >>"$SWDIR/native"
+	ratio_to "$c_empty" "$c_bare" >>"$SWDIR/re"; ratio_to "$c_default" "$c_bare" >>"$SWDIR/rd"
+	ratio_to "$c_abort" "$c_native" >>"$SWDIR/ra"
 done
 kill $server
 b=$(median <"$SWDIR/bare"); e=$(median <"$SWDIR/empty"); d=$(median <"$SWDIR/default")
 a=$(median <"$SWDIR/abort"); n=$(median <"$SWDIR/native")
 echo "3. Loopback churn, connections per second (median of $ROUNDS interleaved rounds of $CONNS)"
-printf '  bare %d, twshim with an empty policy %d: ratio %s\n' "$b" "$e" \
-    "$(echo "$e $b" | awk '{ printf "%.3f", $1 / $2 }')"
-printf '  bare %d, twshim with the built-in default (close = fin-then-reset) %d: ratio %s\n' "$b" "$d" \
-    "$(echo "$d $b" | awk '{ printf "%.3f", $1 / $2 }')"
-printf '  natively patched SO_LINGER {1,0} %d, twshim close = abort %d: ratio %s\n' "$n" "$a" \
-    "$(echo "$a $n" | awk '{ printf "%.3f", $1 / $2 }')"
+printf '  bare %d, twshim with an empty policy %d: ratio %s (of the rounds'"'"' ratios: median %s)\n' \
+    "$b" "$e" "$(echo "$e $b" | awk '{ printf "%.3f", $1 / $2 }')" "$(median <"$SWDIR/re")"
+printf '  bare %d, twshim with the built-in default (close = fin-then-reset) %d: ratio %s (median %s)\n' \
+    "$b" "$d" "$(echo "$d $b" | awk '{ printf "%.3f", $1 / $2 }')" "$(median <"$SWDIR/rd")"
+printf '  natively patched SO_LINGER {1,0} %d, twshim close = abort %d: ratio %s (median %s)\n' \
+    "$n" "$a" "$(echo "$a $n" | awk '{ printf "%.3f", $1 / $2 }')" "$(median <"$SWDIR/ra")"
 echo
 
 # ---- 4. exhaustion through 500 ports ----

@@ -12,14 +12,7 @@ fi
 n=$1
 buckets=$2
 shift 2
-ip link set lo up
-[ "$buckets" = - ] || sysctl -qw net.ipv4.tcp_max_tw_buckets="$buckets"
-redis-server --port 6399 --save '' --appendonly no --logfile /dev/null &
-server=$!
-trap 'kill $server 2>/dev/null; wait 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-	redis-cli -p 6399 ping >/dev/null 2>&1 && break
-	sleep 0.05
-done
+. "$(dirname "$0")/redis-ns.sh"
+start_redis "$buckets"
 env TW_REDIS_INSIDE= "$@" redis-benchmark -p 6399 -k 0 -n "$n" -c 50 -t ping_inline --csv 2>/dev/null |
     awk -F'"' 'NR == 2 { print int($4) }'
