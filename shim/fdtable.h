@@ -97,7 +97,9 @@ fdt_count_hint(void)
  * A recv() on fd returned rc (len asked for): what it shows of the peer,
  * noted lock-free for the close (fin-then-reset), so that the close need
  * not ask the kernel.  Only onto the byte as it was read: a number closed
- * and untracked meanwhile gets no stray bit.
+ * and untracked meanwhile gets no stray bit.  An end of file that the
+ * program's own shutdown(SHUT_RD) made is taken for the peer's: that
+ * close is then merely a plain one.
  */
 static inline void
 fdt_note_received(int fd, long rc, size_t len)
