@@ -53,7 +53,11 @@ all: $(B)/libtwshim.so $(B)/twshim $(EXAMPLES)
 
 $(B)/o/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(TW_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(TW_LATE_CFLAGS) -c $< -o $@
+
+# vfork.c keeps no shadow stack: the library must not claim CET, whatever
+# CFLAGS say (last on the line, so that it wins).
+$(B)/o/shim/vfork.o: TW_LATE_CFLAGS = -fcf-protection=none
 
 $(B)/libtwshim.map: shim/hooks.def shim/mkmap.sh
 	@mkdir -p $(@D)

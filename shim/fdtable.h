@@ -96,20 +96,18 @@ fdt_count_hint(void)
 /*
  * A recv() on fd returned rc (len asked for): what it shows of the peer,
  * noted lock-free for the close (fin-then-reset), so that the close need
- * not ask the kernel.  Only onto the byte as it was read: a number closed
- * and untracked meanwhile gets no stray bit.  An end of file that the
- * program's own shutdown(SHUT_RD) made is taken for the peer's: that
- * close is then merely a plain one.
+ * not ask the kernel.  Only onto the byte as it was before the call
+ * (`before`): a number closed, untracked or given to another socket
+ * meanwhile gets no stray bit (short of the same value coming back).  An
+ * end of file that the program's own shutdown(SHUT_RD) made is taken for
+ * the peer's: that close is then merely a plain one.
  */
 static inline void
-fdt_note_received(int fd, long rc, size_t len)
+fdt_note_received(int fd, long rc, size_t len, unsigned char before)
 {
-	unsigned char f, bit;
+	unsigned char f = before, bit;
 
-	if ((unsigned)fd >= TW_FLAG_SLOTS)
-		return;
-	f = __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED);
-	if (TW_LIKELY(!(f & TW_FD_TRACKED)))
+	if ((unsigned)fd >= TW_FLAG_SLOTS || !(f & TW_FD_TRACKED))
 		return;
 	bit = rc > 0 ? TW_FD_ANSWERED : len > 0 ? TW_FD_PEER_FIN : 0;
 	if ((f & bit) == bit)

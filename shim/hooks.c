@@ -147,31 +147,40 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 /* ---- receiving: what the peer has sent ---- */
 
 /*
- * Whether a receive on fd may have something to note: the policy reads
- * the notes (fin-then-reset) and fd is a tracked socket.  Asked before the
- * call, so that a file read is a tail call after one load and a compare; a
- * socket tracked meanwhile only loses its note (close asks the kernel).
+ * The flag byte of fd when a receive on it may have something to note
+ * (the policy reads the notes, fd is a tracked socket, and the call does
+ * not read the error queue, which holds our own packets); 0 otherwise.
+ * Asked before the call, so that a file read is a tail call after one
+ * load and a compare; the note is then set only onto that same byte, so
+ * that a socket put on the number meanwhile gets none.
  */
-static inline bool
-noting_on(int fd)
+static inline unsigned char
+noting_on(int fd, int flags)
 {
-	return TW_UNLIKELY((unsigned)fd < TW_FLAG_SLOTS &&
-	    (__atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) & TW_FD_TRACKED)) &&
-	    __atomic_load_n(&tw_state.watch_recv, __ATOMIC_RELAXED);
+	unsigned char f;
+
+	if ((unsigned)fd >= TW_FLAG_SLOTS)
+		return 0;
+	f = __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED);
+	if (TW_LIKELY(!(f & TW_FD_TRACKED)) || (flags & MSG_ERRQUEUE) ||
+	    !__atomic_load_n(&tw_state.watch_recv, __ATOMIC_RELAXED))
+		return 0;
+	return f;
 }
 
 /*
  * The receive calls: the real one, then what it returned, noted.  The
  * noting is out of line, so that the common path has no frame to build.
  */
-#define RECV_HOOK(type, name, params, args)				\
+#define TW_UNPAREN(...)	__VA_ARGS__
+#define RECV_HOOK(type, name, params, args, flags)			\
 static __attribute__((noinline)) type					\
-name##_noted params							\
+name##_noted(unsigned char before, TW_UNPAREN params)			\
 {									\
 	type rc = REAL(name) args;					\
 									\
 	if (rc >= 0)							\
-		fdt_note_received(fd, rc, len);				\
+		fdt_note_received(fd, rc, len, before);			\
 	return rc;							\
 }									\
 									\
@@ -179,39 +188,40 @@ TW_EXPORT type								\
 name params								\
 {									\
 	real_##name##_fn real = __atomic_load_n(&tw_real.name, __ATOMIC_RELAXED); \
+	unsigned char before = noting_on(fd, flags);			\
 									\
-	if (TW_LIKELY(real != NULL) && TW_LIKELY(!noting_on(fd)))	\
+	if (TW_LIKELY(real != NULL) && TW_LIKELY(before == 0))		\
 		return real args;					\
-	return name##_noted args;					\
+	return name##_noted(before, TW_UNPAREN args);			\
 }
-
-RECV_HOOK(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len))
-RECV_HOOK(ssize_t, recv, (int fd, void *buf, size_t len, int flags), (fd, buf, len, flags))
+RECV_HOOK(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len), 0)
+RECV_HOOK(ssize_t, recv, (int fd, void *buf, size_t len, int flags), (fd, buf, len, flags), flags)
 RECV_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t len, int flags, struct sockaddr *from,
-    socklen_t *fromlen), (fd, buf, len, flags, from, fromlen))
+    socklen_t *fromlen), (fd, buf, len, flags, from, fromlen), flags)
 RECV_HOOK(ssize_t, __read_chk, (int fd, void *buf, size_t len, size_t buflen),
-    (fd, buf, len, buflen))
+    (fd, buf, len, buflen), 0)
 RECV_HOOK(ssize_t, __recv_chk, (int fd, void *buf, size_t len, size_t buflen, int flags),
-    (fd, buf, len, buflen, flags))
+    (fd, buf, len, buflen, flags), flags)
 RECV_HOOK(ssize_t, __recvfrom_chk, (int fd, void *buf, size_t len, size_t buflen, int flags,
-    struct sockaddr *from, socklen_t *fromlen), (fd, buf, len, buflen, flags, from, fromlen))
+    struct sockaddr *from, socklen_t *fromlen), (fd, buf, len, buflen, flags, from, fromlen), flags)
 
 TW_EXPORT ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	real_recvmsg_fn real = __atomic_load_n(&tw_real.recvmsg, __ATOMIC_RELAXED);
+	unsigned char before = noting_on(fd, flags);
 	ssize_t rc;
 
-	if (TW_LIKELY(real != NULL) && TW_LIKELY(!noting_on(fd)))
+	if (TW_LIKELY(real != NULL) && TW_LIKELY(before == 0))
 		return real(fd, msg, flags);
 	rc = REAL(recvmsg)(fd, msg, flags);
 
 	/* An empty read is EOF only where there was room: its length, if it matters. */
 	if (rc > 0)
-		fdt_note_received(fd, rc, 0);
+		fdt_note_received(fd, rc, 0, before);
 	else if (rc == 0 && msg != NULL && msg->msg_iovlen > 0 && msg->msg_iov != NULL &&
 	    msg->msg_iov[0].iov_len > 0)
-		fdt_note_received(fd, 0, msg->msg_iov[0].iov_len);
+		fdt_note_received(fd, 0, msg->msg_iov[0].iov_len, before);
 	return rc;
 }
 
@@ -712,7 +722,7 @@ _Fork(void)
 	pid = real();
 	saved = errno;
 	if (pid == 0)
-		tw_child_unhandled();
+		tw_child_unhandled(true);
 	else
 		after_child_made(pid);
 	errno = saved;
@@ -722,12 +732,15 @@ _Fork(void)
 /*
  * clone() outside pthread_create, which libc makes without it.  A child
  * sharing our memory (CLONE_VM) can be told from us only by its process
- * ID: from here on every check compares them.  A child with a copy of our
- * memory starts as one of _Fork(): clone_start is read from its copy.
+ * ID: from here on tw_foreign_process() compares them.  A child with a
+ * copy of our memory starts as one of _Fork(): clone_start is read from
+ * its copy.  One given a TLS of its own (CLONE_SETTLS) runs none of our
+ * code before the caller's: it is not seen, as after a raw clone.
  */
 struct clone_start {
 	int (*fn)(void *);
 	void *arg;
+	bool own_descriptors;		/* not CLONE_FILES */
 };
 
 static int
@@ -735,32 +748,25 @@ clone_child(void *p)
 {
 	const struct clone_start *start = p;
 
-	tw_child_unhandled();
+	tw_child_unhandled(start->own_descriptors);
 	return start->fn(start->arg);
 }
 
-TW_EXPORT int
-clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+static int
+clone_hooked(int (*fn)(void *), void *stack, int flags, void *arg,
+    pid_t *parent_tid, void *tls, pid_t *child_tid)
 {
 	real_clone_fn real = REAL(clone);
-	struct clone_start start = { fn, arg };
-	pid_t *parent_tid, *child_tid;
-	void *tls;
-	va_list ap;
+	struct clone_start start = { fn, arg, !(flags & CLONE_FILES) };
 	int pid, saved;
 	bool shares;
 
-	/* Read whether passed or not, as libc's own clone() does. */
-	va_start(ap, arg);
-	parent_tid = va_arg(ap, pid_t *);
-	tls = va_arg(ap, void *);
-	child_tid = va_arg(ap, pid_t *);
-	va_end(ap);
 	if (real == NULL) {
 		errno = ENOSYS;
 		return -1;
 	}
-	if (flags & CLONE_THREAD)
+	/* Threads, and what libc refuses (no function): as they are. */
+	if ((flags & CLONE_THREAD) || fn == NULL)
 		return real(fn, stack, flags, arg, parent_tid, tls, child_tid);
 	/*
 	 * A child that shares our descriptor table holds nothing of its own.
@@ -773,7 +779,7 @@ clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 		tw_watch_pid();
 	if (shares)
 		before_spawn(false);
-	if (flags & CLONE_VM)
+	if (flags & (CLONE_VM | CLONE_SETTLS))
 		pid = real(fn, stack, flags, arg, parent_tid, tls, child_tid);
 	else
 		pid = real(clone_child, stack, flags, &start, parent_tid, tls, child_tid);
@@ -783,3 +789,23 @@ clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	errno = saved;
 	return pid;
 }
+
+/* The optional arguments are read whether passed or not, as libc's own clone() does. */
+#define CLONE_HOOK(name)						\
+TW_EXPORT int								\
+name(int (*fn)(void *), void *stack, int flags, void *arg, ...)	\
+{									\
+	pid_t *parent_tid, *child_tid;					\
+	void *tls;							\
+	va_list ap;							\
+									\
+	va_start(ap, arg);						\
+	parent_tid = va_arg(ap, pid_t *);				\
+	tls = va_arg(ap, void *);					\
+	child_tid = va_arg(ap, pid_t *);				\
+	va_end(ap);							\
+	return clone_hooked(fn, stack, flags, arg, parent_tid, tls, child_tid); \
+}
+
+CLONE_HOOK(clone)
+CLONE_HOOK(__clone)

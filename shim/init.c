@@ -119,7 +119,7 @@ static void
 postfork_child(void)
 {
 	if (fork_skipped) {
-		tw_child_unhandled();
+		tw_child_unhandled(true);
 		return;
 	}
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
@@ -133,16 +133,19 @@ postfork_child(void)
 /*
  * Without the fork handlers, any lock may be held for good by a thread
  * that does not exist here, and the reaper's thread is gone: the child
- * never takes a lock and passes everything through.
+ * never takes a lock and passes everything through.  With descriptors of
+ * its own it lets go of its copies of the reaper's; one that shares its
+ * parent's table (clone with CLONE_FILES) must leave them be.
  */
 void
-tw_child_unhandled(void)
+tw_child_unhandled(bool own_descriptors)
 {
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	tw_stats_reset();
 	fdt_freeze();
 	__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
-	tw_reaper_drop_inherited();
+	if (own_descriptors)
+		tw_reaper_drop_inherited();
 }
 
 static struct policy *
@@ -230,7 +233,8 @@ twshim_init(void)
 	    (POLICY_KEY_BIT(KEY_LOCAL_PORTS) | POLICY_KEY_BIT(KEY_LOCAL_ADDRESS))) != 0;
 	/* Set once, before any socket has a strategy: a fallback counts too. */
 	__atomic_store_n(&tw_state.watch_recv, (policy_close_kinds(p) &
-	    (1u << CLOSE_FIN_THEN_RESET)) != 0, __ATOMIC_RELAXED);
+	    ((1u << CLOSE_FIN_THEN_RESET) | (1u << CLOSE_FIN_THEN_RESET_ALWAYS))) != 0,
+	    __ATOMIC_RELAXED);
 	tw_reaper_init(tw_state.waiting);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 	if (stats_path != NULL && getenv("TWSHIM_STATS_SIGNAL") != NULL &&

@@ -25,6 +25,8 @@ __attribute__((visibility("default"))) ssize_t __read_chk(int, void *, size_t, s
 __attribute__((visibility("default"))) ssize_t __recv_chk(int, void *, size_t, size_t, int);
 __attribute__((visibility("default"))) ssize_t __recvfrom_chk(int, void *, size_t, size_t, int,
     struct sockaddr *, socklen_t *);
+/* libc's other name for clone(), which its headers do not declare. */
+__attribute__((visibility("default"))) int __clone(int (*)(void *), void *, int, void *, ...);
 
 #pragma GCC visibility push(hidden)
 

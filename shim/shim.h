@@ -62,7 +62,7 @@ extern __thread int tw_busy __attribute__((tls_model("initial-exec")));
 /*
  * Set in a vfork() child by the shim's own vfork (vfork.c), restored in
  * the parent when it resumes.  The child runs on its parent's thread, so
- * it sees this thread's copy.
+ * it sees this thread's copy.  A hint: tw_foreign_process() confirms it.
  */
 extern __thread int tw_vfork_child __attribute__((tls_model("initial-exec")));
 
@@ -76,10 +76,11 @@ extern __thread int tw_vfork_child __attribute__((tls_model("initial-exec")));
 bool tw_foreign_process(void);
 
 /*
- * The same, and also true in a child made by a raw fork or clone system
- * call that no hook saw, which holds a copy of the table as if it were
- * its own: one getpid().  For the actions that would harm the owner if
- * taken in such a child (aborting or waiting on a socket it shares).
+ * Whether this is any process but the table's owner, by process ID: also
+ * true in a child made by a raw fork or clone system call that no hook
+ * saw, which holds a copy of the table as if it were its own.  One
+ * getpid().  For the actions that would harm the owner if taken in such a
+ * child (aborting or waiting on a socket it shares).
  */
 bool tw_foreign_process_strict(void);
 
@@ -87,7 +88,7 @@ bool tw_foreign_process_strict(void);
 void tw_watch_pid(void);
 
 /* A child no fork handler ran for: it passes everything through. */
-void tw_child_unhandled(void);
+void tw_child_unhandled(bool own_descriptors);
 
 /* The lowest number the shim gives its own descriptors. */
 int tw_fd_floor(void);

@@ -34,14 +34,23 @@ tw_foreign_process_strict(void)
 {
 	pid_t owner = __atomic_load_n(&tw_state.pid, __ATOMIC_RELAXED);
 
-	return tw_vfork_child || (owner != 0 && owner != raw_getpid());
+	return owner != 0 && owner != raw_getpid();
 }
 
 bool
 tw_foreign_process(void)
 {
-	if (TW_UNLIKELY(tw_vfork_child))
-		return true;
+	/*
+	 * Set in a vfork() child, and for a moment in its parent (vfork.c):
+	 * the process ID decides.  A parent that finds it set (a signal
+	 * handler left with siglongjmp before vfork() put it back) clears it.
+	 */
+	if (TW_UNLIKELY(tw_vfork_child)) {
+		if (tw_foreign_process_strict())
+			return true;
+		tw_vfork_child = 0;
+		return false;
+	}
 #if TW_VFORK_HOOKED
 	if (TW_LIKELY(!__atomic_load_n(&tw_state.watch_pid, __ATOMIC_RELAXED)))
 		return false;

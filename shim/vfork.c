@@ -10,9 +10,15 @@
  * every register but rax, rcx and r11, for both processes), and nothing
  * else is pushed.
  *
- * The child sets tw_vfork_child.  The parent, resumed once the child has
- * exec'd or exited, puts back what it held before: a vfork() child that
- * vforks again resumes as a child still.
+ * tw_vfork_child is set before the call, so that the child has it from
+ * its first instruction; the parent puts back what it held once it
+ * resumes (a vfork() child that vforks again resumes as a child still).
+ * A signal handler that runs in the parent in between, or leaves it with
+ * siglongjmp, finds the flag set: the flag only tells tw_foreign_process()
+ * to compare process IDs.
+ *
+ * Built without -fcf-protection (Makefile): this code keeps no shadow
+ * stack as glibc's does, so the library must not claim one.
  */
 #include <errno.h>
 #include <sys/syscall.h>
@@ -24,23 +30,29 @@
 #define TW_STR_(x)	#x
 #define TW_STR(x)	TW_STR_(x)
 
+long tw_vfork_failed(long neg_errno);
+
 /* The failure path: errno is a C-level affair. */
-__attribute__((used)) static long
-vfork_failed(long neg_errno)
+long
+tw_vfork_failed(long neg_errno)
 {
 	errno = (int)-neg_errno;
 	return -1;
 }
 
 __asm__(
-	"	.text\n"
+	"	.pushsection .text\n"
 	"	.globl	vfork\n"
 	"	.type	vfork, @function\n"
+	"	.globl	__vfork\n"
+	"	.type	__vfork, @function\n"
 	"	.p2align 4\n"
 	"vfork:\n"
+	"__vfork:\n"
 	"	.cfi_startproc\n"
 	"	movq	tw_vfork_child@gottpoff(%rip), %rdx\n"
 	"	movl	%fs:(%rdx), %esi\n"
+	"	movl	$1, %fs:(%rdx)\n"
 	"	popq	%rdi\n"
 	"	.cfi_adjust_cfa_offset -8\n"
 	"	.cfi_register %rip, %rdi\n"
@@ -50,18 +62,18 @@ __asm__(
 	"	.cfi_adjust_cfa_offset 8\n"
 	"	.cfi_rel_offset %rip, 0\n"
 	"	testq	%rax, %rax\n"
-	"	jnz	1f\n"
-	"	movl	$1, %fs:(%rdx)\n"
-	"	ret\n"
-	"1:\n"
+	"	jz	1f\n"
 	"	movl	%esi, %fs:(%rdx)\n"
 	"	cmpq	$-4095, %rax\n"
 	"	jae	2f\n"
+	"1:\n"
 	"	ret\n"
 	"2:\n"
 	"	movq	%rax, %rdi\n"
-	"	jmp	vfork_failed\n"
+	"	jmp	tw_vfork_failed\n"
 	"	.cfi_endproc\n"
-	"	.size	vfork, .-vfork\n");
+	"	.size	vfork, .-vfork\n"
+	"	.size	__vfork, .-__vfork\n"
+	"	.popsection\n");
 
 #endif

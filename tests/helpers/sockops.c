@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -155,6 +156,13 @@ clone_closes(void *p)
 }
 
 static int
+clone_returns(void *p)
+{
+	(void)p;
+	return 0;
+}
+
+static int
 clone_sends(void *p)
 {
 	struct clone_job *job = p;
@@ -173,6 +181,16 @@ clone_sends(void *p)
 }
 
 static char clone_stack[256 * 1024] __attribute__((aligned(16)));
+
+/* vfork_longjmp: the parent leaves vfork() through a signal handler. */
+static sigjmp_buf vfork_escape;
+
+static void
+vfork_escape_handler(int sig)
+{
+	(void)sig;
+	siglongjmp(vfork_escape, 1);
+}
 
 static int
 run_op(char **a)
@@ -415,6 +433,27 @@ run_op(char **a)
 		printf("vfork: %s errno %d\n", pid > 0 ? "child" : "-1", pid > 0 ? 0 : e);
 		return 1;
 	}
+	if (strcmp(a[0], "vfork_longjmp") == 0) {	/* the child signals; the parent's handler jumps out */
+		struct sigaction sa = { .sa_handler = vfork_escape_handler };
+		volatile int jumped = 0;
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
+		if (sigsetjmp(vfork_escape, 1) == 0) {
+			pid_t pid = vfork();
+			if (pid == 0) {
+				kill(getppid(), SIGUSR1);
+				_exit(0);
+			}
+		} else {
+			jumped = 1;
+		}
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+		signal(SIGUSR1, SIG_DFL);
+		result("vfork_longjmp", jumped ? 0 : -1);
+		return 1;
+	}
 	if (strcmp(a[0], "clone_vm_close") == 0) {	/* clone(CLONE_VM|CLONE_VFORK) child closes NAME */
 		struct clone_job job = { .fd = lookup(a[1]) };
 		pid_t pid = clone(clone_closes, clone_stack + sizeof clone_stack,
@@ -422,6 +461,15 @@ run_op(char **a)
 		waitpid(pid, NULL, 0);
 		result("clone_vm_close", pid > 0 ? 0 : -1);
 		return 2;
+	}
+	if (strcmp(a[0], "clone_files") == 0) {	/* a clone(CLONE_FILES) child that returns at once */
+		struct clone_job job = { .fd = -1 };
+		pid_t pid = clone(clone_returns, clone_stack + sizeof clone_stack,
+		    CLONE_FILES | SIGCHLD, &job);
+		int status = -1;
+		waitpid(pid, &status, 0);
+		result("clone_files", pid > 0 && status == 0 ? 0 : -1);
+		return 1;
 	}
 	if (strcmp(a[0], "clone_copy_send") == 0) {	/* clone(SIGCHLD) child: after MS, BYTES on NAME */
 		struct clone_job job = { .fd = lookup(a[1]), .delay_ms = atoi(a[2]),
