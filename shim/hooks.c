@@ -194,6 +194,7 @@ name params								\
 		return real args;					\
 	return name##_noted(before, TW_UNPAREN args);			\
 }
+
 RECV_HOOK(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len), 0)
 RECV_HOOK(ssize_t, recv, (int fd, void *buf, size_t len, int flags), (fd, buf, len, flags), flags)
 RECV_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t len, int flags, struct sockaddr *from,
