@@ -4,23 +4,6 @@
 # therefore put on a socket at close() only, never at connect() or accept().
 . tests/integration/lib.sh
 
-cat >"$T/server.py" <<'PY'
-import socket, sys, time
-ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", int(sys.argv[1]))); ls.listen(4)
-print("listening", flush=True)
-s, _ = ls.accept()
-time.sleep(0.3)		# let the child's close find bytes still unsent
-got = 0
-try:
-    while True:
-        b = s.recv(65536)
-        if not b:
-            print("eof %d" % got); break
-        got += len(b)
-except ConnectionResetError:
-    print("reset %d" % got)
-PY
 cat >"$T/client.py" <<'PY'
 import os, socket, sys
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -31,7 +14,7 @@ if os.fork() == 0:
 c.close()
 os.wait()
 PY
-python3 "$T/server.py" 7220 >"$T/server" 2>&1 &
+python3 tests/helpers/sink.py listen 7220 >"$T/server" 2>&1 &
 s=$!
 wait_listen 7220
 with_shim '[client *];close = abort' python3 "$T/client.py" 7220
@@ -53,24 +36,10 @@ if os.fork() == 0:
 a.close()
 os.wait()
 PY
-cat >"$T/reader.py" <<'PY'
-import socket, sys, time
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-time.sleep(0.3)
-got = 0
-try:
-    while True:
-        b = c.recv(65536)
-        if not b:
-            print("eof %d" % got); break
-        got += len(b)
-except ConnectionResetError:
-    print("reset %d" % got)
-PY
 with_shim '[accepted *];close = abort' python3 "$T/fork-server.py" 7222 &
 s=$!
 wait_listen 7222
-python3 "$T/reader.py" 7222 >"$T/reader" 2>&1
+python3 tests/helpers/sink.py connect 7222 >"$T/reader" 2>&1
 wait $s
 cat "$T/reader"
 assert_has "$T/reader" "eof 4194304" "accepted: every byte, then EOF"

@@ -5,22 +5,6 @@
 # byte and then EOF.
 . tests/integration/lib.sh
 
-cat >"$T/server.py" <<'PY'
-import socket, sys, time
-ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", int(sys.argv[1]))); ls.listen(4)
-s, _ = ls.accept()
-time.sleep(0.3)
-got = 0
-try:
-    while True:
-        b = s.recv(65536)
-        if not b:
-            print("eof %d" % got); break
-        got += len(b)
-except ConnectionResetError:
-    print("reset %d" % got)
-PY
 cat >"$T/client.py" <<'PY'
 import ctypes, os, socket, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -34,7 +18,7 @@ if libc._Fork() == 0:
 c.close()
 os.wait()
 PY
-python3 "$T/server.py" 7350 >"$T/server" 2>&1 &
+python3 tests/helpers/sink.py listen 7350 >"$T/server" 2>&1 &
 s=$!
 wait_listen 7350
 with_shim '[client *];close = abort' python3 "$T/client.py" 7350 2>&1
