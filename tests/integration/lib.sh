@@ -74,6 +74,28 @@ assert_lacks() {
 	! grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$3: unexpected '$2' in $(basename "$1")"; }
 }
 
+# nginx_conf PORT: $T/nginx.conf, an nginx in the foreground without a
+# master process, serving $T/www on 127.0.0.1:PORT with gzip also over
+# HTTP/1.0 (so that a body ends at the server's close), its files in $T/ngx.
+nginx_conf() {
+	mkdir -p "$T/www" "$T/ngx"
+	cat >"$T/nginx.conf" <<NGX
+daemon off;
+master_process off;
+user root;
+error_log $T/ngx/error.log;
+pid $T/ngx/pid;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $T/ngx; proxy_temp_path $T/ngx; fastcgi_temp_path $T/ngx;
+	uwsgi_temp_path $T/ngx; scgi_temp_path $T/ngx;
+	gzip on; gzip_http_version 1.0; gzip_min_length 1; gzip_types text/plain;
+	server { listen 127.0.0.1:$1; root $T/www; }
+}
+NGX
+}
+
 # value KEY FILE: the number after "KEY: " in sockops output.
 value() {
 	sed -n "s/^$1: \\(-\\?[0-9]*\\).*/\\1/p" "$2" | tail -n 1

@@ -16,23 +16,8 @@ twshim() {
 }
 
 if command -v nginx >/dev/null; then
-	mkdir -p "$T/www" "$T/ngx"
+	nginx_conf 80
 	python3 -c 'print("line of text\n" * 20000, end="")' >"$T/www/blob.txt"
-	cat >"$T/nginx.conf" <<NGX
-daemon off;
-master_process off;
-user root;
-error_log $T/ngx/error.log;
-pid $T/ngx/pid;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $T/ngx; proxy_temp_path $T/ngx; fastcgi_temp_path $T/ngx;
-	uwsgi_temp_path $T/ngx; scgi_temp_path $T/ngx;
-	gzip on; gzip_http_version 1.0; gzip_min_length 1; gzip_types text/plain;
-	server { listen 127.0.0.1:80; root $T/www; }
-}
-NGX
 	# Not through the function: bg would fork a subshell for it, and the
 	# kill at exit would miss nginx.
 	bg env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" "$TW" -q -p "$POL/web-server.conf" \

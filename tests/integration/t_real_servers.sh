@@ -187,23 +187,8 @@ fi
 #    byte to EOF and exits 0 (with the old abort-if-idle there it exited 56,
 #    ECONNRESET), and no TIME_WAIT stays on the server.
 if command -v nginx >/dev/null; then
-	mkdir -p "$T/www" "$T/ngx"
+	nginx_conf 8080
 	python3 -c 'print("line of text\n" * 5000, end="")' >"$T/www/page.txt"
-	cat >"$T/nginx.conf" <<NGX
-daemon off;
-master_process off;
-user root;
-error_log $T/ngx/error.log;
-pid $T/ngx/pid;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $T/ngx; proxy_temp_path $T/ngx; fastcgi_temp_path $T/ngx;
-	uwsgi_temp_path $T/ngx; scgi_temp_path $T/ngx;
-	gzip on; gzip_http_version 1.0; gzip_min_length 1; gzip_types text/plain;
-	server { listen 127.0.0.1:8080; root $T/www; }
-}
-NGX
 	# Not through a shell function: "&" would fork a subshell, and nginx
 	# would outlive the kill at exit.
 	bg env -u TWSHIM_POLICY_TEXT TWSHIM_POLICY="$POL/accepted-first.conf" \
