@@ -3,8 +3,10 @@
 #define TWSHIM_TEST_HELPER_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define die(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(99); } while (0)
@@ -16,6 +18,17 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* One line for a call's outcome: "what: rc", or "what: -1 strerror(errno)". */
+static inline void
+print_result(const char *what, long rc)
+{
+	if (rc < 0)
+		printf("%s: -1 %s\n", what, strerror(errno));
+	else
+		printf("%s: %ld\n", what, rc);
+	fflush(stdout);
 }
 
 /* Descriptors this process holds, not counting the one reading them. */

@@ -52,15 +52,6 @@ bind_name(const char *name, int fd)
 	die("sockops: too many names");
 }
 
-static void
-result(const char *op, int rc)
-{
-	if (rc < 0)
-		printf("%s: -1 %s\n", op, strerror(errno));
-	else
-		printf("%s: %d\n", op, rc);
-	fflush(stdout);
-}
 
 static socklen_t
 make_addr(const char *host, const char *port, struct sockaddr_storage *ss)
@@ -203,33 +194,33 @@ run_op(char **a)
 	if (strcmp(a[0], "sock") == 0 || strcmp(a[0], "sock6") == 0) {
 		fd = socket(a[0][4] == '6' ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 		bind_name(a[1], fd);
-		result("sock", fd);
+		print_result("sock", fd);
 		return 2;
 	}
 	if (strcmp(a[0], "connect") == 0) {		/* connect NAME HOST PORT */
 		len = make_addr(a[2], a[3], &ss);
-		result("connect", connect(lookup(a[1]), (struct sockaddr *)&ss, len));
+		print_result("connect", connect(lookup(a[1]), (struct sockaddr *)&ss, len));
 		return 4;
 	}
 	if (strcmp(a[0], "bind") == 0) {		/* bind NAME HOST PORT */
 		len = make_addr(a[2], a[3], &ss);
-		result("bind", bind(lookup(a[1]), (struct sockaddr *)&ss, len));
+		print_result("bind", bind(lookup(a[1]), (struct sockaddr *)&ss, len));
 		return 4;
 	}
 	if (strcmp(a[0], "listen") == 0) {		/* listen NAME BACKLOG */
-		result("listen", listen(lookup(a[1]), atoi(a[2])));
+		print_result("listen", listen(lookup(a[1]), atoi(a[2])));
 		return 3;
 	}
 	if (strcmp(a[0], "accept") == 0) {		/* accept NEW LISTENER */
 		fd = accept(lookup(a[2]), NULL, NULL);
 		bind_name(a[1], fd);
-		result("accept", fd);
+		print_result("accept", fd);
 		return 3;
 	}
 	if (strcmp(a[0], "dup") == 0) {			/* dup NEW OLD */
 		fd = dup(lookup(a[2]));
 		bind_name(a[1], fd);
-		result("dup", fd);
+		print_result("dup", fd);
 		return 3;
 	}
 	if (strcmp(a[0], "dup2") == 0 || strcmp(a[0], "dup3") == 0) {	/* dup2 OLD ONTO */
@@ -237,48 +228,48 @@ run_op(char **a)
 			rc = dup2(lookup(a[1]), lookup(a[2]));
 		else
 			rc = dup3(lookup(a[1]), lookup(a[2]), O_CLOEXEC);
-		result(a[0], rc);
+		print_result(a[0], rc);
 		return 3;
 	}
 	if (strcmp(a[0], "dupfd") == 0 || strcmp(a[0], "dupfd_cloexec") == 0) {	/* dupfd NEW OLD MIN */
 		fd = fcntl(lookup(a[2]), a[0][5] ? F_DUPFD_CLOEXEC : F_DUPFD, atoi(a[3]));
 		bind_name(a[1], fd);
-		result(a[0], fd);
+		print_result(a[0], fd);
 		return 4;
 	}
 	if (strcmp(a[0], "close") == 0) {
 		long t0 = now_ms();
 		rc = close(lookup(a[1]));
-		result("close", rc);
+		print_result("close", rc);
 		printf("close_ms: %ld\n", now_ms() - t0);
 		return 2;
 	}
 	if (strcmp(a[0], "sysclose") == 0) {
-		result("sysclose", (int)syscall(SYS_close, lookup(a[1])));
+		print_result("sysclose", (int)syscall(SYS_close, lookup(a[1])));
 		return 2;
 	}
 	if (strcmp(a[0], "fclose") == 0) {
 		FILE *f = fdopen(lookup(a[1]), "r+");
-		result("fclose", f ? fclose(f) : -1);
+		print_result("fclose", f ? fclose(f) : -1);
 		return 2;
 	}
 	if (strcmp(a[0], "close_range") == 0 ||		/* close_range LO HI */
 	    strcmp(a[0], "cloexec_range") == 0) {	/* ... with CLOSE_RANGE_CLOEXEC */
-		result(a[0], close_range((unsigned)atoi(a[1]),
+		print_result(a[0], close_range((unsigned)atoi(a[1]),
 		    strcmp(a[2], "max") == 0 ? ~0U : (unsigned)atoi(a[2]),
 		    strcmp(a[0], "close_range") == 0 ? 0 : CLOSE_RANGE_CLOEXEC));
 		return 3;
 	}
 	if (strcmp(a[0], "closefrom") == 0) {
 		closefrom(atoi(a[1]));
-		result("closefrom", 0);
+		print_result("closefrom", 0);
 		return 2;
 	}
 	if (strcmp(a[0], "pipe") == 0) {		/* pipe NAME: the read end */
 		int p[2];
 		rc = pipe(p);
 		bind_name(a[1], p[0]);
-		result("pipe", rc < 0 ? rc : p[0]);
+		print_result("pipe", rc < 0 ? rc : p[0]);
 		return 2;
 	}
 	if (strcmp(a[0], "fd") == 0) {
@@ -296,7 +287,7 @@ run_op(char **a)
 			}
 		}
 		signal(SIGPIPE, SIG_IGN);
-		result("write", (int)write(lookup(a[1]), buf, n));
+		print_result("write", (int)write(lookup(a[1]), buf, n));
 		return 3;
 	}
 	if (strcmp(a[0], "writebig") == 0) {		/* writebig NAME BYTES */
@@ -353,7 +344,7 @@ run_op(char **a)
 		return 2;
 	}
 	if (strcmp(a[0], "shutdown") == 0) {
-		result("shutdown", shutdown(lookup(a[1]), SHUT_WR));
+		print_result("shutdown", shutdown(lookup(a[1]), SHUT_WR));
 		return 2;
 	}
 	if (strcmp(a[0], "opt") == 0) {		/* opt NAME WHICH */
@@ -361,7 +352,7 @@ run_op(char **a)
 		return 3;
 	}
 	if (strcmp(a[0], "setopt") == 0) {		/* setopt NAME WHICH VALUE */
-		result("setopt", set_opt(lookup(a[1]), a[2], atoi(a[3])));
+		print_result("setopt", set_opt(lookup(a[1]), a[2], atoi(a[3])));
 		return 4;
 	}
 	if (strcmp(a[0], "outq") == 0) {
@@ -383,7 +374,7 @@ run_op(char **a)
 			exit(0);
 		}
 		waitpid(pid, NULL, 0);
-		result("fork_close", pid > 0 ? 0 : -1);
+		print_result("fork_close", pid > 0 ? 0 : -1);
 		return 2;
 	}
 	if (strcmp(a[0], "fork_exit") == 0) {		/* child exits with exit() */
@@ -391,7 +382,7 @@ run_op(char **a)
 		if (pid == 0)
 			exit(0);
 		waitpid(pid, NULL, 0);
-		result("fork_exit", pid > 0 ? 0 : -1);
+		print_result("fork_exit", pid > 0 ? 0 : -1);
 		return 1;
 	}
 	if (strcmp(a[0], "vfork_close") == 0) {	/* vfork child closes NAME */
@@ -402,7 +393,7 @@ run_op(char **a)
 			_exit(0);
 		}
 		waitpid(pid, NULL, 0);
-		result("vfork_close", pid > 0 ? 0 : -1);
+		print_result("vfork_close", pid > 0 ? 0 : -1);
 		return 2;
 	}
 	if (strcmp(a[0], "vfork2_close") == 0) {	/* a vfork child vforks, then closes NAME */
@@ -419,7 +410,7 @@ run_op(char **a)
 		}
 		int status = -1;
 		waitpid(pid, &status, 0);
-		result("vfork2_close", pid > 0 && status == 0 ? 0 : -1);
+		print_result("vfork2_close", pid > 0 && status == 0 ? 0 : -1);
 		return 2;
 	}
 	if (strcmp(a[0], "vfork_errno") == 0) {	/* what vfork() returns, and errno */
@@ -451,7 +442,7 @@ run_op(char **a)
 		while (waitpid(-1, NULL, 0) > 0)
 			;
 		signal(SIGUSR1, SIG_DFL);
-		result("vfork_longjmp", jumped ? 0 : -1);
+		print_result("vfork_longjmp", jumped ? 0 : -1);
 		return 1;
 	}
 	if (strcmp(a[0], "clone_vm_close") == 0) {	/* clone(CLONE_VM|CLONE_VFORK) child closes NAME */
@@ -459,7 +450,7 @@ run_op(char **a)
 		pid_t pid = clone(clone_closes, clone_stack + sizeof clone_stack,
 		    CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
 		waitpid(pid, NULL, 0);
-		result("clone_vm_close", pid > 0 ? 0 : -1);
+		print_result("clone_vm_close", pid > 0 ? 0 : -1);
 		return 2;
 	}
 	if (strcmp(a[0], "clone_files") == 0) {	/* a clone(CLONE_FILES) child that returns at once */
@@ -468,14 +459,14 @@ run_op(char **a)
 		    CLONE_FILES | SIGCHLD, &job);
 		int status = -1;
 		waitpid(pid, &status, 0);
-		result("clone_files", pid > 0 && status == 0 ? 0 : -1);
+		print_result("clone_files", pid > 0 && status == 0 ? 0 : -1);
 		return 1;
 	}
 	if (strcmp(a[0], "clone_copy_send") == 0) {	/* clone(SIGCHLD) child: after MS, BYTES on NAME */
 		struct clone_job job = { .fd = lookup(a[1]), .delay_ms = atoi(a[2]),
 		    .bytes = (size_t)atol(a[3]) };
 		pid_t pid = clone(clone_sends, clone_stack + sizeof clone_stack, SIGCHLD, &job);
-		result("clone_copy_send", pid > 0 ? 0 : -1);
+		print_result("clone_copy_send", pid > 0 ? 0 : -1);
 		return 4;
 	}
 	if (strcmp(a[0], "reap") == 0) {		/* wait for every child */
@@ -489,7 +480,7 @@ run_op(char **a)
 		char cmd[64];
 		snprintf(cmd, sizeof cmd, "sleep %d.%03d &", atoi(a[2]) / 1000, atoi(a[2]) % 1000);
 		(void)lookup(a[1]);
-		result("spawn_hold", system(cmd));
+		print_result("spawn_hold", system(cmd));
 		return 3;
 	}
 	if (strcmp(a[0], "errno") == 0) {		/* errno fidelity: errno is kept */

@@ -23,21 +23,12 @@
 #define CLOSE_RANGE_UNSHARE	(1U << 1)
 #endif
 
-static void
-report(const char *what, long rc)
-{
-	if (rc < 0)
-		printf("%s: -1 %s\n", what, strerror(errno));
-	else
-		printf("%s: %ld\n", what, rc);
-	fflush(stdout);
-}
 
 static void *
 worker(void *arg)
 {
 	(void)arg;
-	report("unshare close_range", close_range(3, ~0U, CLOSE_RANGE_UNSHARE));
+	print_result("unshare close_range", close_range(3, ~0U, CLOSE_RANGE_UNSHARE));
 	return NULL;
 }
 
@@ -68,12 +59,12 @@ main(int argc, char **argv)
 	if (pthread_create(&t, NULL, worker, NULL) != 0)
 		die("unshareclose: no thread");
 	pthread_join(t, NULL);
-	report("main write after unshare", write(a, "hello", 5));
-	report("main close", close(a));
+	print_result("main write after unshare", write(a, "hello", 5));
+	print_result("main close", close(a));
 
 	b = connected(&sa);
-	report("close_range flag 0x80", close_range((unsigned)b, (unsigned)b, 0x80));
-	report("write after bad flag", write(b, "hi", 2));
-	report("close after bad flag", close(b));
+	print_result("close_range flag 0x80", close_range((unsigned)b, (unsigned)b, 0x80));
+	print_result("write after bad flag", write(b, "hi", 2));
+	print_result("close after bad flag", close(b));
 	return 0;
 }
