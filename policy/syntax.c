@@ -265,13 +265,9 @@ join(const struct token *tok, size_t i, size_t n, char *buf, size_t size)
 static int
 parse_close_kind(const struct token *tok, size_t n, size_t *i, enum policy_close_kind *k)
 {
-	static const char *const names[] = {
-		"normal", "abort", "abort-if-idle", "linger", "graceful", "peer-first",
-		"fin-then-reset",
-	};
-
-	for (size_t j = 0; j < sizeof names / sizeof names[0]; j++)
-		if (strcmp(tok[*i].s, names[j]) == 0) {
+	/* Every kind but the two-word one, by the names describe.c gives them. */
+	for (int j = 0; j < CLOSE_FIN_THEN_RESET_ALWAYS; j++)
+		if (strcmp(tok[*i].s, policy_close_name((enum policy_close_kind)j)) == 0) {
 			*k = (enum policy_close_kind)j;
 			(*i)++;
 			if (*k == CLOSE_FIN_THEN_RESET && *i < n && strcmp(tok[*i].s, "always") == 0) {
