@@ -389,6 +389,21 @@ fdt_set_internal(int fd, bool internal)
 	set_flag(fd, internal ? TW_FD_INTERNAL : TW_FD_NONE);
 }
 
+bool
+fdt_clear_internal(int fd)
+{
+	unsigned char was = TW_FD_INTERNAL;
+
+	if ((unsigned)fd >= TW_FLAG_SLOTS ||
+	    !__atomic_compare_exchange_n(&tw_fdflag[fd], &was, TW_FD_NONE, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return false;
+	/* set_flag's accounting, for the one change made here. */
+	__atomic_sub_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&tw_fd_internal, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
 void
 fdt_forget(int fd)
 {

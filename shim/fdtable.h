@@ -187,6 +187,11 @@ unsigned fdt_collect(unsigned lo, unsigned hi, int *fds, unsigned max);
 
 /* Descriptors the shim owns (log file, reaper), all below TW_FLAG_SLOTS; no lock needed. */
 void fdt_set_internal(int fd, bool internal);
+/*
+ * Internal no more, by a compare-and-swap: a number the program's socket
+ * took since keeps its flag.  True when it was still internal.
+ */
+bool fdt_clear_internal(int fd);
 static inline bool
 fdt_is_internal(int fd)
 {

@@ -104,15 +104,7 @@ tw_own_descriptor(int fd, bool close_old)
 void
 tw_own_forget(int fd)
 {
-	unsigned char was = TW_FD_INTERNAL;
-
-	/* A compare-and-swap: a number the program's socket took since keeps its flag. */
-	if ((unsigned)fd < TW_FLAG_SLOTS &&
-	    __atomic_compare_exchange_n(&tw_fdflag[fd], &was, TW_FD_NONE, false,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-		__atomic_sub_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
-		__atomic_sub_fetch(&tw_fd_internal, 1, __ATOMIC_RELAXED);
-	}
+	(void)fdt_clear_internal(fd);
 }
 
 bool
