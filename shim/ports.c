@@ -713,7 +713,8 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	socklen_t llen;
 	int family;
 
-	if (!(o->set & keys) || (prog_bound && !(o->set & o->forced & keys)))
+	/* Only called with one of the keys set (tw_ports_connect). */
+	if (prog_bound && !(o->set & o->forced & keys))
 		return REAL(connect)(fd, sa, len);
 	if ((family = tw_socket_family(fd)) < 0 || !address_complete(family, sa, len))
 		return REAL(connect)(fd, sa, len);
