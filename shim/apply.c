@@ -317,7 +317,6 @@ tw_before_listen(int fd, int backlog)
 	socklen_t len = sizeof ss;
 	struct policy_opts o;
 	struct tw_desc *d;
-	uint64_t cookie;
 	int saved = errno;
 
 	if (!fdt_maybe(fd) && !acting(POLICY_ROLE_BIT(POLICY_LISTENER)))
@@ -327,14 +326,10 @@ tw_before_listen(int fd, int backlog)
 	if (d->role != TW_ROLE_LISTENER)
 		tw_count(role_listener);
 	d->role = TW_ROLE_LISTENER;
-	cookie = d->cookie;
+	/* Once per listener, as remember() does: what accepted sockets inherit can then be checked. */
+	if (d->cookie == 0)
+		d->cookie = tw_socket_cookie(fd);
 	fdt_leave();
-	/* Once per listener: what accepted sockets inherit can then be checked. */
-	if (cookie == 0 && (cookie = tw_socket_cookie(fd)) != 0 && fdt_enter_fast()) {
-		if ((d = fdt_find(fd)) != NULL && d->cookie == 0)
-			d->cookie = cookie;
-		fdt_leave();
-	}
 	if (!acting(POLICY_ROLE_BIT(POLICY_LISTENER)) ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
 	    policy_match(tw_state.policy, POLICY_LISTENER, (struct sockaddr *)&ss, len, &o) == 0)
