@@ -131,7 +131,7 @@ tw_log_evict(int fd)
 {
 	int saved = errno, moved;
 
-	if (fd != log_fd || !log_file_ours(fd))
+	if (!tw_log_claims(fd))
 		return;
 	moved = tw_own_descriptor(fd, false);
 	fdt_set_internal(fd, false);
