@@ -171,16 +171,18 @@ noting_on(int fd, int flags)
 /*
  * The receive calls: the real one, then what it returned, noted.  The
  * noting is out of line, so that the common path has no frame to build.
+ * `room`: the length asked for, which tells an empty read from EOF (for
+ * recvmsg, its first buffer's: a zero-length one there passes for none).
  */
 #define TW_UNPAREN(...)	__VA_ARGS__
-#define RECV_HOOK(type, name, params, args, flags)			\
+#define RECV_HOOK(type, name, params, args, flags, room)		\
 static __attribute__((noinline)) type					\
 name##_noted(unsigned char before, TW_UNPAREN params)			\
 {									\
 	type rc = REAL(name) args;					\
 									\
 	if (rc >= 0)							\
-		fdt_note_received(fd, rc, len, before);			\
+		fdt_note_received(fd, rc, (room), before);		\
 	return rc;							\
 }									\
 									\
@@ -195,36 +197,20 @@ name params								\
 	return name##_noted(before, TW_UNPAREN args);			\
 }
 
-RECV_HOOK(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len), 0)
-RECV_HOOK(ssize_t, recv, (int fd, void *buf, size_t len, int flags), (fd, buf, len, flags), flags)
+RECV_HOOK(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len), 0, len)
+RECV_HOOK(ssize_t, recv, (int fd, void *buf, size_t len, int flags), (fd, buf, len, flags),
+    flags, len)
 RECV_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t len, int flags, struct sockaddr *from,
-    socklen_t *fromlen), (fd, buf, len, flags, from, fromlen), flags)
+    socklen_t *fromlen), (fd, buf, len, flags, from, fromlen), flags, len)
+RECV_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags), flags,
+    msg != NULL && msg->msg_iovlen > 0 && msg->msg_iov != NULL ? msg->msg_iov[0].iov_len : 0)
 RECV_HOOK(ssize_t, __read_chk, (int fd, void *buf, size_t len, size_t buflen),
-    (fd, buf, len, buflen), 0)
+    (fd, buf, len, buflen), 0, len)
 RECV_HOOK(ssize_t, __recv_chk, (int fd, void *buf, size_t len, size_t buflen, int flags),
-    (fd, buf, len, buflen, flags), flags)
+    (fd, buf, len, buflen, flags), flags, len)
 RECV_HOOK(ssize_t, __recvfrom_chk, (int fd, void *buf, size_t len, size_t buflen, int flags,
-    struct sockaddr *from, socklen_t *fromlen), (fd, buf, len, buflen, flags, from, fromlen), flags)
-
-TW_EXPORT ssize_t
-recvmsg(int fd, struct msghdr *msg, int flags)
-{
-	real_recvmsg_fn real = __atomic_load_n(&tw_real.recvmsg, __ATOMIC_RELAXED);
-	unsigned char before = noting_on(fd, flags);
-	ssize_t rc;
-
-	if (TW_LIKELY(real != NULL) && TW_LIKELY(before == 0))
-		return real(fd, msg, flags);
-	rc = REAL(recvmsg)(fd, msg, flags);
-
-	/* An empty read is EOF only where there was room: its length, if it matters. */
-	if (rc > 0)
-		fdt_note_received(fd, rc, 0, before);
-	else if (rc == 0 && msg != NULL && msg->msg_iovlen > 0 && msg->msg_iov != NULL &&
-	    msg->msg_iov[0].iov_len > 0)
-		fdt_note_received(fd, 0, msg->msg_iov[0].iov_len, before);
-	return rc;
-}
+    struct sockaddr *from, socklen_t *fromlen), (fd, buf, len, buflen, flags, from, fromlen),
+    flags, len)
 
 /* ---- closing and duplicating ---- */
 
