@@ -91,6 +91,19 @@ own_linger(const struct tw_desc *d, enum policy_close_kind kind, const char **wh
 	return false;
 }
 
+/* abort, or abort-if-idle on an idle socket: SO_LINGER {1,0}, counted and said. */
+static void
+reset_now(int fd, enum policy_close_kind kind, const char *when)
+{
+	if (kind == CLOSE_ABORT)
+		tw_count(close_abort);
+	else
+		tw_count(close_abort_if_idle);
+	tw_count(rst_sent);
+	tw_set_linger(fd, 1, 0);
+	tw_log(TW_LOG_INFO, "fd %d: %s: reset (%s)", fd, when, policy_close_name(kind));
+}
+
 static int
 close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 {
@@ -154,17 +167,11 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 	switch (c->kind) {
 	case CLOSE_ABORT:
 		/* Set now, never earlier: a shared socket must not carry it. */
-		tw_count(close_abort);
-		tw_count(rst_sent);
-		tw_set_linger(fd, 1, 0);
-		tw_log(TW_LOG_INFO, "fd %d: close: reset (abort)", fd);
+		reset_now(fd, c->kind, "close");
 		break;
 	case CLOSE_ABORT_IF_IDLE:
 		if (tw_socket_idle(fd)) {
-			tw_count(close_abort_if_idle);
-			tw_count(rst_sent);
-			tw_set_linger(fd, 1, 0);
-			tw_log(TW_LOG_INFO, "fd %d: close: reset (abort-if-idle)", fd);
+			reset_now(fd, c->kind, "close");
 		} else {
 			tw_count(close_abort_if_busy);
 			tw_log(TW_LOG_INFO, "fd %d: close: normal: busy (abort-if-idle)", fd);
@@ -280,15 +287,8 @@ tw_close_at_exit(void)
 		}
 		if (kind == CLOSE_NORMAL || !tw_same_socket(fds[i], cookie))
 			continue;
-		if (kind == CLOSE_ABORT || tw_socket_idle(fds[i])) {
-			tw_set_linger(fds[i], 1, 0);
-			if (kind == CLOSE_ABORT)
-				tw_count(close_abort);
-			else
-				tw_count(close_abort_if_idle);
-			tw_count(rst_sent);
-			tw_log(TW_LOG_INFO, "fd %d: at exit: reset (%s)", fds[i], policy_close_name(kind));
-		}
+		if (kind == CLOSE_ABORT || tw_socket_idle(fds[i]))
+			reset_now(fds[i], kind, "at exit");
 	}
 	tw_free(fds, cap * sizeof *fds);
 }
