@@ -5,10 +5,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdtable.h"
@@ -139,6 +142,39 @@ tw_log_evict(int fd)
 	errno = saved;
 }
 
+/*
+ * write(2) that raises no signal: a log line into a pipe, FIFO or socket
+ * whose reader is gone would otherwise get the program a SIGPIPE it did
+ * not cause, and kill it.  SIGPIPE is blocked in this thread for the
+ * write, and the one the write raised, if any, is taken back before the
+ * mask is restored; one the program already had pending is left alone.
+ * Raw system calls only: async-signal-safe, no cancellation point, and
+ * fine in a vfork child, whose mask is its own.
+ */
+static void
+write_quietly(int fd, const char *buf, size_t n)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t pipe_only, old, pending;
+	bool had_pipe;
+	long wrote;
+
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	/* Unable to block it (it cannot happen): rather no line than a signal. */
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_only, &old, _NSIG / 8) < 0)
+		return;
+	sigemptyset(&pending);
+	had_pipe = syscall(SYS_rt_sigpending, &pending, _NSIG / 8) < 0 ||
+	    sigismember(&pending, SIGPIPE);
+	wrote = syscall(SYS_write, fd, buf, n);
+	if (wrote < 0 && errno == EPIPE && !had_pipe)
+		while (syscall(SYS_rt_sigtimedwait, &pipe_only, NULL, &now, _NSIG / 8) < 0 &&
+		    errno == EINTR)
+			;
+	(void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+}
+
 void
 tw_logf(int level, const char *fmt, ...)
 {
@@ -159,7 +195,7 @@ tw_logf(int level, const char *fmt, ...)
 	if (fd != 2 && !log_file_ours(fd))
 		fd = 2;
 	if (fd != 2 || stderr_usable())
-		(void)!write(fd, line, n);
+		write_quietly(fd, line, n);
 	errno = saved;
 }
 
