@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -66,15 +67,18 @@ tw_log_claims(int fd)
 
 /*
  * What stderr was at start.  The log goes to fd 2 only while it is that
- * same file, or a file opened for appending alone (a log the program
- * moved its stderr to): a daemon that closes 0-2 and opens a data file, a
- * socket or a pipe gets them on 2, and no line may go into them.  No copy
- * of stderr is kept: a copy would hold the program's stderr pipe, or its
- * terminal, open after the program let go of it.
+ * same file: a daemon that closes 0-2 and opens a data file, a socket or a
+ * pipe gets them on 2, and no line may go into them, even a data file
+ * opened for appending.  Only when the user says that the program moves
+ * its stderr to a log of its own (TWSHIM_LOG_STDERR_FILE=1) does a regular
+ * file opened for appending alone count as stderr too.  No copy of stderr
+ * is kept: a copy would hold the program's stderr pipe, or its terminal,
+ * open after the program let go of it.
  */
 static bool stderr_open;
 static dev_t stderr_dev;
 static ino_t stderr_ino;
+static bool stderr_may_move;
 
 static bool
 stderr_usable(void)
@@ -86,6 +90,8 @@ stderr_usable(void)
 		return false;
 	if (st.st_dev == stderr_dev && st.st_ino == stderr_ino)
 		return true;
+	if (!stderr_may_move)
+		return false;
 	fl = S_ISREG(st.st_mode) ? REAL(fcntl)(2, F_GETFL) : -1;
 	return fl >= 0 && (fl & O_ACCMODE) == O_WRONLY && (fl & O_APPEND) != 0;
 }
@@ -93,8 +99,11 @@ stderr_usable(void)
 void
 tw_log_open(const char *level, const char *file)
 {
+	const char *moves = getenv("TWSHIM_LOG_STDERR_FILE");
 	struct stat st;
 	int fd;
+
+	stderr_may_move = moves != NULL && strcmp(moves, "1") == 0;
 
 	if (level != NULL && *level != '\0') {
 		for (int i = 0; i < 4; i++)
