@@ -196,9 +196,15 @@ open_linkless_walk(const char *path, int flags, mode_t mode)
 int
 safe_open_linkless(const char *path, int flags, mode_t mode)
 {
+	struct stat st;
 	int fd = open_linkless_kernel(path, flags, mode);
 
-	return fd < 0 && errno == ENOSYS ? open_linkless_walk(path, flags, mode) : fd;
+	if (fd < 0 && errno == ENOSYS)
+		fd = open_linkless_walk(path, flags, mode);
+	/* Which link, for the message: the file itself, or a directory on the way. */
+	if (fd < 0 && errno == ELOOP && !(lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+		errno = SAFE_ELINKEDDIR;
+	return fd;
 }
 
 int
@@ -239,8 +245,9 @@ safe_strerror(int err)
 {
 	switch (err) {
 	case ELOOP:
-		return "it is, or its path goes through, a symbolic link, which twshim does "
-		    "not follow";
+		return "it is a symbolic link, which twshim does not follow";
+	case SAFE_ELINKEDDIR:
+		return "a directory on its path is a symbolic link, which twshim does not follow";
 	case SAFE_EWRONGTYPE:
 		return "not a regular file";
 	case ENXIO:

@@ -19,6 +19,8 @@
  * is not the kind of file asked for (a FIFO, a directory, a device).
  */
 #define SAFE_EWRONGTYPE	ENODEV
+/* errno when a directory on the path, not the file itself, is a symbolic link. */
+#define SAFE_ELINKEDDIR	EMLINK
 
 #include <sys/types.h>
 
@@ -42,8 +44,8 @@ int safe_open_log(const char *path);
 
 /*
  * open(2) of path, relative to the working directory, following no
- * symbolic link anywhere in it: ELOOP when the file or a directory on the
- * way is one.  openat2(RESOLVE_NO_SYMLINKS) where the kernel has it, else
+ * symbolic link anywhere in it: ELOOP when the file is one,
+ * SAFE_ELINKEDDIR when a directory on the way is.  openat2(RESOLVE_NO_SYMLINKS) where the kernel has it, else
  * one directory at a time.
  */
 int safe_open_linkless(const char *path, int flags, mode_t mode);
