@@ -192,7 +192,7 @@ twshim_init(void)
 	int saved = errno;
 
 	real_resolve_all();
-	copy_program_name(program_invocation_short_name);
+	copy_program_name(policy_program_name(program_invocation_name));
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 
 	/* Secure execution: the environment is the attacker's; touch nothing. */
