@@ -243,7 +243,8 @@ twshim_init(void)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGUSR2, &sa, NULL);
 	}
-	tw_log(TW_LOG_INFO, "policy %s loaded%s", policy_file_name(p),
+	tw_log(tw_log_announces() ? TW_LOG_INFO : TW_LOG_DEBUG, "policy %s loaded%s",
+	    policy_file_name(p),
 	    tw_state.dry_run ? " (dry run: nothing will be changed)" : "");
 	/* Nothing to do for any socket: become a pure pass-through. */
 	__atomic_store_n(&tw_state.mode,

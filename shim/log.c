@@ -96,19 +96,82 @@ stderr_usable(void)
 	return fl >= 0 && (fl & O_ACCMODE) == O_WRONLY && (fl & O_APPEND) != 0;
 }
 
+/*
+ * Whether this process speaks for the program: the one the launcher
+ * started (TWSHIM_ROOT_PID, the launcher's own pid, which exec keeps), or
+ * any process when there is no launcher.  It alone says that the policy
+ * is loaded and what is wrong in the environment; the processes it starts
+ * (a wrapper script's commands, a shell's pipeline) would only say it all
+ * again, once each.
+ */
+static bool announcing = true;
+
+bool
+tw_log_announces(void)
+{
+	return announcing;
+}
+
+/* Every variable the library or the launcher reads or sets. */
+static const char *const known_variables[] = {
+	"TWSHIM_POLICY", "TWSHIM_POLICY_TEXT", "TWSHIM_LOG", "TWSHIM_LOG_FILE",
+	"TWSHIM_LOG_STDERR_FILE", "TWSHIM_STATS", "TWSHIM_STATS_SIGNAL", "TWSHIM_DRY_RUN",
+	"TWSHIM_ROOT_PID",
+};
+static const char *const switches[] = {
+	"TWSHIM_LOG_STDERR_FILE", "TWSHIM_STATS_SIGNAL", "TWSHIM_DRY_RUN",
+};
+
+/* A misspelt name or value does nothing, silently, unless it is said. */
+static void
+check_environment(const char *level, bool level_known)
+{
+	if (level != NULL && *level != '\0' && !level_known)
+		tw_log(TW_LOG_WARN, "TWSHIM_LOG=%s ignored: the levels are error, warn, info "
+		    "and debug", level);
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		size_t n = strcspn(*e, "=");
+		bool known = false;
+
+		if (strncmp(*e, "TWSHIM_", 7) != 0)
+			continue;
+		for (size_t i = 0; i < sizeof known_variables / sizeof *known_variables; i++)
+			known |= strlen(known_variables[i]) == n &&
+			    memcmp(known_variables[i], *e, n) == 0;
+		if (!known)
+			tw_log(TW_LOG_WARN, "unknown variable %.*s ignored (see twshim(1), "
+			    "ENVIRONMENT)", (int)n, *e);
+	}
+	for (size_t i = 0; i < sizeof switches / sizeof *switches; i++) {
+		const char *v = getenv(switches[i]);
+
+		if (v != NULL && *v != '\0' && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			tw_log(TW_LOG_WARN, "%s=%s ignored: 1 turns it on", switches[i], v);
+	}
+}
+
 void
 tw_log_open(const char *level, const char *file)
 {
 	const char *moves = getenv("TWSHIM_LOG_STDERR_FILE");
+	const char *root = getenv("TWSHIM_ROOT_PID");
+	bool level_known = false;
 	struct stat st;
+	char *end;
+	long pid;
 	int fd;
 
 	stderr_may_move = moves != NULL && strcmp(moves, "1") == 0;
-
+	if (root != NULL && *root != '\0') {
+		pid = strtol(root, &end, 10);
+		announcing = *end != '\0' || pid == (long)getpid();
+	}
 	if (level != NULL && *level != '\0') {
 		for (int i = 0; i < 4; i++)
-			if (strcmp(level, level_names[i]) == 0)
+			if (strcmp(level, level_names[i]) == 0) {
 				tw_log_level = i;
+				level_known = true;
+			}
 	}
 	if ((stderr_open = fstat(2, &st) == 0)) {
 		stderr_dev = st.st_dev;
@@ -135,6 +198,8 @@ tw_log_open(const char *level, const char *file)
 			    file, safe_strerror(errno));
 		}
 	}
+	if (announcing)
+		check_environment(level, level_known);
 }
 
 /* The program dup2()s onto our log file's descriptor: take another number. */
