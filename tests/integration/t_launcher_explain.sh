@@ -95,6 +95,17 @@ assert_eq "$(wc -c <"$T/w1q")" 0 "-q hides them"
 cat "$T/w2"
 assert_eq "$(grep -c 'policy <default> loaded' "$T/w2")" 1 "-v: policy loaded said once"
 assert_has "$T/w2" "twshim: sh[" "by the program the launcher started (the script's shell)"
+# A program that replaces the first by exec is the program now, and says it.
+printf '#!/bin/sh\n/bin/true\nexec /bin/true\n' >"$T/bin/wrapexec"
+chmod 755 "$T/bin/wrapexec"
+"$TW" -v -- "$T/bin/wrapexec" 2>"$T/w2x"
+cat "$T/w2x"
+assert_eq "$(grep -c 'policy <default> loaded' "$T/w2x")" 2 "-v: once by sh, once by what it execs"
+assert_has "$T/w2x" "twshim: true[" "the program exec'd"
+# A switch given another value than 0 or 1 is said to do nothing.
+TWSHIM_STATS_SIGNAL=yes "$TW" -- "$T/bin/wrap" 2>"$T/w5"
+cat "$T/w5"
+assert_eq "$(grep -c 'TWSHIM_STATS_SIGNAL=yes ignored: 1 turns it on' "$T/w5")" 1 "a bad switch said once"
 # The other processes still say it at level debug.
 TWSHIM_LOG=debug "$TW" -- "$T/bin/wrap" 2>"$T/w3"
 assert_ge "$(grep -c 'policy <default> loaded' "$T/w3")" 3 "at debug, every process"
