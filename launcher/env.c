@@ -164,5 +164,12 @@ prepare_environment(const char *policy_path, const char *policy_text,
 		setenv("TWSHIM_LOG", "error", 1);
 	if (dry_run)
 		setenv("TWSHIM_DRY_RUN", "1", 1);
+	/*
+	 * The program keeps this process's id across exec: the library in it
+	 * says "policy loaded" and warns about the environment, the processes
+	 * it starts do not say it all again.
+	 */
+	snprintf(abs, sizeof abs, "%ld", (long)getpid());
+	setenv("TWSHIM_ROOT_PID", abs, 1);
 	return 0;
 }

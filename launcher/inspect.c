@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "launcher.h"
+#include "policy.h"
+#include "safefile.h"
 
 static bool
 resolve(const char *command, char *out, size_t size)
@@ -173,10 +175,9 @@ elf_problem(const unsigned char *m, size_t size, char *why, size_t whysize)
 }
 
 bool
-program_name_for(const char *command, char *out, size_t size)
+program_name_for(const char *command, char *out, size_t size, char *interp, size_t isize)
 {
 	char path[PATH_MAX], line[256], *word, *save = NULL;
-	const char *base;
 	ssize_t n;
 	int fd;
 
@@ -185,7 +186,7 @@ program_name_for(const char *command, char *out, size_t size)
 		snprintf(path, sizeof path, "%s", command);
 	else if (!resolve(command, path, sizeof path))
 		return false;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
+	if ((fd = safe_open_input(path)) < 0)
 		return false;
 	n = read(fd, line, sizeof line - 1);
 	close(fd);
@@ -193,18 +194,23 @@ program_name_for(const char *command, char *out, size_t size)
 		return false;
 	line[n] = '\0';
 	line[strcspn(line, "\n")] = '\0';
+	if (interp != NULL)
+		snprintf(interp, isize, "%s", line + 2 + strspn(line + 2, " \t"));
+	/*
+	 * The kernel runs the interpreter with the path the line gives as its
+	 * argv[0]: that path names the program.
+	 */
 	if ((word = strtok_r(line + 2, " \t", &save)) == NULL)
 		return false;
-	base = strrchr(word, '/') != NULL ? strrchr(word, '/') + 1 : word;
-	/* "#!/usr/bin/env [-S] python3": env runs python3, as python3. */
-	if (strcmp(base, "env") == 0) {
-		while ((word = strtok_r(NULL, " \t", &save)) != NULL && word[0] == '-')
+	/* "#!/usr/bin/env [-S] [NAME=VALUE] python3": env runs python3, as python3. */
+	if (strcmp(policy_program_name(word), "env") == 0) {
+		while ((word = strtok_r(NULL, " \t", &save)) != NULL &&
+		    (word[0] == '-' || strchr(word, '=') != NULL))
 			;
 		if (word == NULL)
 			return false;
-		base = strrchr(word, '/') != NULL ? strrchr(word, '/') + 1 : word;
 	}
-	snprintf(out, size, "%s", base);
+	snprintf(out, size, "%s", policy_program_name(word));
 	return true;
 }
 

@@ -23,10 +23,13 @@ void warn_if_unaffected(const char *command);
 /*
  * inspect.c: when COMMAND (a path, or a name found in PATH) is a script,
  * the base name of the interpreter its "#!" line runs ("python3" for
- * "#!/usr/bin/env python3"), into out; false when it is not a script.
- * That is the program name the library matches "program =" against.
+ * "#!/usr/bin/env python3"), into out, and the rest of that line
+ * ("/usr/bin/env python3") into interp unless it is NULL; false when it
+ * is not a script.  That name is the one the library matches
+ * "program =" against.
  */
-bool program_name_for(const char *command, char *out, size_t size);
+bool program_name_for(const char *command, char *out, size_t size, char *interp,
+    size_t isize);
 
 /* sysctl.c: the table of sysctls and their per-socket equivalents. */
 void print_sysctl_table(FILE *out);

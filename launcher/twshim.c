@@ -17,8 +17,8 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: twshim [-p POLICY | -e TEXT] [-v | -q] [--dry-run] [--] COMMAND [ARG...]\n"
-	    "       twshim --check POLICY | --check -e TEXT\n"
-	    "       twshim --explain POLICY|-e TEXT ROLE ADDR[:PORT] [PROGRAM]\n"
+	    "       twshim --check POLICY... | --check -e TEXT\n"
+	    "       twshim --explain [POLICY|-e TEXT] ROLE ADDR[:PORT] [PROGRAM]\n"
 	    "       twshim --sysctl\n"
 	    "       twshim --stats [--format text|json|prometheus] FILE...\n"
 	    "       twshim --version | --help\n"
@@ -34,12 +34,15 @@ usage(FILE *out)
 	    "  -v            log what twshim does (TWSHIM_LOG=info) and print the policy\n"
 	    "  -q            only errors, and no warnings from the launcher\n"
 	    "  --dry-run     log what would be done, change nothing (TWSHIM_DRY_RUN=1)\n"
-	    "  --check       validate a policy: exit 0, or print its errors (the first\n"
-	    "                100, then how many more) and exit 1\n"
+	    "  --check       validate policies: exit 0, or print the errors of each (the\n"
+	    "                first 100, then how many more) and exit 1\n"
 	    "  --explain     print the options a socket of ROLE (client, listener,\n"
 	    "                accepted) at ADDR would get, each with the line that set it;\n"
-	    "                PROGRAM selects 'program =' sections; sections left out\n"
-	    "                (another program, no port given) are listed as skipped\n"
+	    "                without POLICY, the policy a run would use (TWSHIM_POLICY_TEXT,\n"
+	    "                TWSHIM_POLICY, else the built-in default); PROGRAM (a name,\n"
+	    "                a path or a script) selects 'program =' sections by the name\n"
+	    "                the library will match; sections left out (another program,\n"
+	    "                no port given) are listed as skipped\n"
 	    "  --sysctl      the TCP sysctls twshim replaces, and their per-socket forms\n"
 	    "  --stats       sum TWSHIM_STATS files per program and in total;\n"
 	    "                --format json, or prometheus (node_exporter's textfile\n"
@@ -76,9 +79,47 @@ cmd_check(const char *path, const char *text)
 	return 0;
 }
 
+/*
+ * The policy a run without -p or -e uses: TWSHIM_POLICY_TEXT, else
+ * TWSHIM_POLICY, else the built-in default (path and text both NULL).
+ */
+static void
+environment_policy(const char **path, const char **text)
+{
+	const char *env_text = getenv("TWSHIM_POLICY_TEXT");
+	const char *env_path = getenv("TWSHIM_POLICY");
+
+	*path = *text = NULL;
+	if (env_text != NULL && *env_text != '\0')
+		*text = env_text;
+	else if (env_path != NULL && *env_path != '\0')
+		*path = env_path;
+}
+
+/*
+ * The name the library will match "program =" against, when the program
+ * is started as `program`: a script's interpreter, else the last part of
+ * the path.  A comment says so when it is not `program` itself.
+ */
+static const char *
+explain_program_name(const char *program, char *name, size_t size)
+{
+	char interp[256];
+
+	if (program_name_for(program, name, size, interp, sizeof interp)) {
+		printf("# %s is a script (#!%s): 'program =' is matched against %s, its "
+		    "interpreter, not %s\n", program, interp, name, policy_program_name(program));
+		return name;
+	}
+	if (strcmp(policy_program_name(program), program) != 0)
+		printf("# 'program =' is matched against %s, the last part of %s\n",
+		    policy_program_name(program), program);
+	return policy_program_name(program);
+}
+
 static int
-cmd_explain(const char *path, const char *text, const char *role_s, const char *addr_s,
-    const char *program)
+cmd_explain(bool given, const char *path, const char *text, const char *role_s,
+    const char *addr_s, const char *program)
 {
 	struct sockaddr_storage ss;
 	struct policy_diag diag;
@@ -97,18 +138,25 @@ cmd_explain(const char *path, const char *text, const char *role_s, const char *
 		    addr_s);
 		return EXIT_USAGE;
 	}
-	if ((p = load(path, text, &diag)) == NULL) {
+	if (!given)
+		environment_policy(&path, &text);
+	if (path == NULL && text == NULL)
+		p = policy_parse_string(policy_default_text, strlen(policy_default_text),
+		    "<default>", false, &diag);
+	else
+		p = load(path, text, &diag);
+	if (p == NULL) {
 		policy_diag_print(&diag, stderr);
 		policy_diag_free(&diag);
 		return EXIT_USAGE;
 	}
 	policy_diag_free(&diag);
-	/* The name the library will see: a script's is its interpreter's. */
-	if (program != NULL && program_name_for(program, name, sizeof name)) {
-		printf("# %s is a script: the program twshim sees is its interpreter, %s\n",
-		    program, name);
-		program = name;
-	}
+	if (!given)
+		printf("# no POLICY given: %s%s%s\n", text != NULL ? "the one in TWSHIM_POLICY_TEXT" :
+		    path != NULL ? "the one in TWSHIM_POLICY, " : "the built-in default policy",
+		    path != NULL ? path : "", text == NULL && path == NULL ? ", as for a run without one" : "");
+	if (program != NULL)
+		program = explain_program_name(program, name, sizeof name);
 	policy_bind_program(p, program);
 	policy_explain(p, role, (struct sockaddr *)&ss, len, stdout);
 	policy_free(p);
@@ -148,24 +196,33 @@ main(int argc, char **argv)
 	}
 	/* --check and --explain take POLICY, or -e TEXT in its place. */
 	if (strcmp(argv[1], "--check") == 0) {
-		int inline_text = argc > 2 && strcmp(argv[2], "-e") == 0;
+		int inline_text = argc > 2 && strcmp(argv[2], "-e") == 0, failed = 0;
 
-		if (argc != 3 + inline_text) {
-			fprintf(stderr, "usage: twshim --check POLICY | --check -e TEXT\n");
+		if (argc < 3 || (inline_text && argc != 4)) {
+			fprintf(stderr, "usage: twshim --check POLICY... | --check -e TEXT\n");
 			return EXIT_USAGE;
 		}
-		return inline_text ? cmd_check(NULL, argv[3]) : cmd_check(argv[2], NULL);
+		if (inline_text)
+			return cmd_check(NULL, argv[3]);
+		for (i = 2; i < argc; i++)
+			failed |= cmd_check(argv[i], NULL);
+		return failed;
 	}
 	if (strcmp(argv[1], "--explain") == 0) {
+		enum policy_role r;
 		int e = argc > 2 && strcmp(argv[2], "-e") == 0;
+		/* "ROLE ADDR [PROGRAM]": no POLICY, when the first word is a role and the second not. */
+		int none = !e && argc >= 4 && argc <= 5 && policy_role_parse(argv[2], &r) == 0 &&
+		    policy_role_parse(argv[3], &r) < 0;
+		int at = none ? 2 : 3 + e;
 
-		if (argc != 5 + e && argc != 6 + e) {
-			fprintf(stderr, "usage: twshim --explain POLICY|-e TEXT ROLE ADDR[:PORT] "
+		if (!none && argc != 5 + e && argc != 6 + e) {
+			fprintf(stderr, "usage: twshim --explain [POLICY|-e TEXT] ROLE ADDR[:PORT] "
 			    "[PROGRAM]\n");
 			return EXIT_USAGE;
 		}
-		return cmd_explain(e ? NULL : argv[2], e ? argv[3] : NULL, argv[3 + e],
-		    argv[4 + e], argc == 6 + e ? argv[5 + e] : NULL);
+		return cmd_explain(!none, none || e ? NULL : argv[2], e ? argv[3] : NULL, argv[at],
+		    argv[at + 1], at + 2 < argc ? argv[at + 2] : NULL);
 	}
 	if (strcmp(argv[1], "--sysctl") == 0) {
 		print_sysctl_table(stdout);
@@ -221,15 +278,8 @@ main(int argc, char **argv)
 	 */
 	check_path = policy_path;
 	check_text = policy_text;
-	if (check_path == NULL && check_text == NULL) {
-		const char *env_text = getenv("TWSHIM_POLICY_TEXT");
-		const char *env_path = getenv("TWSHIM_POLICY");
-
-		if (env_text != NULL && *env_text != '\0')
-			check_text = env_text;
-		else if (env_path != NULL && *env_path != '\0')
-			check_path = env_path;
-	}
+	if (check_path == NULL && check_text == NULL)
+		environment_policy(&check_path, &check_text);
 	if (check_path != NULL || check_text != NULL) {
 		p = load(check_path, check_text, &diag);
 		/*

@@ -9,6 +9,17 @@
 
 #include "policy_impl.h"
 
+const char *
+policy_program_name(const char *argv0)
+{
+	const char *slash;
+
+	if (argv0 == NULL)
+		return "";
+	slash = strrchr(argv0, '/');
+	return slash != NULL ? slash + 1 : argv0;
+}
+
 void
 policy_bind_program(struct policy *p, const char *program)
 {

@@ -171,9 +171,20 @@ void policy_diag_free(struct policy_diag *diag);
 void policy_diag_print(const struct policy_diag *diag, FILE *out);
 
 /*
+ * The name "program =" is matched against, for a process started with
+ * argv[0] `argv0`: what follows its last '/' ("curl" for "/usr/bin/curl"),
+ * as glibc's program_invocation_short_name; "" for none.  The library
+ * names itself by it and `twshim --explain` names PROGRAM by it, so the
+ * two always agree.  A script's argv[0] is its interpreter's, as the #!
+ * line spells it: "/usr/bin/python3", or "python3" after env.
+ */
+const char *policy_program_name(const char *argv0);
+
+/*
  * Decide once which "program = GLOB" sections apply, by fnmatch against
- * `program` (a short name such as "curl").  Until this is called, and when
- * program is NULL, sections with a program glob never match.
+ * `program` (a short name such as "curl", from policy_program_name()).
+ * Until this is called, and when program is NULL, sections with a program
+ * glob never match.
  */
 void policy_bind_program(struct policy *p, const char *program);
 

@@ -19,21 +19,36 @@
  * is not the kind of file asked for (a FIFO, a directory, a device).
  */
 #define SAFE_EWRONGTYPE	ENODEV
+/* errno when a directory on the path, not the file itself, is a symbolic link. */
+#define SAFE_ELINKEDDIR	EMLINK
+
+#include <sys/types.h>
 
 /*
  * A policy to read: a regular file only (a symbolic link to one is fine).
- * Opened without blocking, so a FIFO is refused instead of waited on.
- * Returns a read-only, close-on-exec descriptor, or -1 with errno set.
+ * Its type is checked before it is opened, so no FIFO or device is ever
+ * opened (a FIFO's writer woken, a device's driver run), and the open does
+ * not block.  Returns a read-only, close-on-exec descriptor, or -1 with
+ * errno set.
  */
 int safe_open_input(const char *path);
 
 /*
  * A log to append to: a regular file (created 0644 when missing), a
- * terminal, or a FIFO that has a reader.  Never a symbolic link, never
+ * terminal, or a FIFO that has a reader.  Never reached through a symbolic
+ * link, neither the file itself nor any directory on its path; never
  * blocks in open.  Returns a close-on-exec descriptor in blocking mode,
  * as stderr would be, or -1 with errno set.
  */
 int safe_open_log(const char *path);
+
+/*
+ * open(2) of path, relative to the working directory, following no
+ * symbolic link anywhere in it: ELOOP when the file is one,
+ * SAFE_ELINKEDDIR when a directory on the way is.  openat2(RESOLVE_NO_SYMLINKS) where the kernel has it, else
+ * one directory at a time.
+ */
+int safe_open_linkless(const char *path, int flags, mode_t mode);
 
 /*
  * For a file written whole and renamed into place: 0 when path is absent

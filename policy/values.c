@@ -196,6 +196,33 @@ pattern_ports(const char *s, size_t offset, struct pattern *p, char *why, size_t
 	return value_port_range(s, &p->port_lo, &p->port_hi, why, whysize);
 }
 
+/*
+ * "::1:6379" is the address ::1:6379, any port, though it reads as port
+ * 6379 of ::1: a bare IPv6 address that is also an address, a colon and a
+ * port number is refused, with both spellings that say one thing.
+ */
+static bool
+bare_v6_with_port(const char *s, char *why, size_t whysize, size_t *at)
+{
+	const char *last = strrchr(s, ':');
+	unsigned char addr[16];
+	unsigned long port;
+	char head[64];
+	size_t n = (size_t)(last - s);
+
+	if (strchr(s, '/') != NULL || n == 0 || n >= sizeof head ||
+	    value_uint(last + 1, 1, 65535, &port) < 0)
+		return false;
+	memcpy(head, s, n);
+	head[n] = '\0';
+	if (inet_pton(AF_INET6, head, addr) != 1 || inet_pton(AF_INET6, s, addr) != 1)
+		return false;
+	*at = n;
+	snprintf(why, whysize, "'%s' is the IPv6 address %s with any port; for port %lu of %s "
+	    "write [%s]:%lu, for the address alone [%s]", s, s, port, head, head, port, s);
+	return true;
+}
+
 int
 value_pattern(const char *s, struct pattern *p, char *why, size_t whysize, size_t *at)
 {
@@ -238,6 +265,8 @@ value_pattern(const char *s, struct pattern *p, char *why, size_t whysize, size_
 		return pattern_ports(close + 2, (size_t)(close - s) + 2, p, why, whysize, at);
 	}
 	colon = strchr(s, ':');
+	if (colon != NULL && strchr(colon + 1, ':') != NULL && bare_v6_with_port(s, why, whysize, at))
+		return -1;
 	if (colon == NULL || strchr(colon + 1, ':') != NULL)
 		return pattern_address(s, p, why, whysize, at);	/* no port, or bare IPv6 */
 	memcpy(buf, s, (size_t)(colon - s));

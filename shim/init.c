@@ -192,7 +192,7 @@ twshim_init(void)
 	int saved = errno;
 
 	real_resolve_all();
-	copy_program_name(program_invocation_short_name);
+	copy_program_name(policy_program_name(program_invocation_name));
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 
 	/* Secure execution: the environment is the attacker's; touch nothing. */
@@ -243,7 +243,8 @@ twshim_init(void)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGUSR2, &sa, NULL);
 	}
-	tw_log(TW_LOG_INFO, "policy %s loaded%s", policy_file_name(p),
+	tw_log(tw_log_announces() ? TW_LOG_INFO : TW_LOG_DEBUG, "policy %s loaded%s",
+	    policy_file_name(p),
 	    tw_state.dry_run ? " (dry run: nothing will be changed)" : "");
 	/* Nothing to do for any socket: become a pure pass-through. */
 	__atomic_store_n(&tw_state.mode,

@@ -115,6 +115,8 @@ int tw_log_fd(void);
 /* Whether fd is our log file still (not a number reused since); when not, stderr. */
 bool tw_log_claims(int fd);
 void tw_log_evict(int fd);
+/* Whether this process speaks for the program (see log.c): "policy loaded" at info. */
+bool tw_log_announces(void);
 
 #define tw_log(level, ...)						\
 	do {								\

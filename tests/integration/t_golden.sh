@@ -3,6 +3,9 @@
 # line that set it.  GOLDEN_UPDATE=1 rewrites tests/golden/expected.
 . tests/integration/lib.sh
 
+# --explain without POLICY reads these, as a run does.
+unset TWSHIM_POLICY TWSHIM_POLICY_TEXT
+
 transcript() {
 	grep -v '^#' tests/golden/cases | grep . | while IFS= read -r line; do
 		eval "set -- $line"

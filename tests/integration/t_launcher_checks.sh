@@ -111,7 +111,7 @@ chmod 755 "$T/myclient.py"
 printf '[client *]\nprogram = myclient.py\nclose = abort\n' >"$T/p.conf"
 (cd "$T" && "$TW" --explain p.conf client 127.0.0.1:7088 myclient.py) >"$T/ex"
 cat "$T/ex"
-assert_has "$T/ex" "is a script: the program twshim sees is its interpreter, python3" "explain tells"
+assert_has "$T/ex" "is a script (#!/usr/bin/env python3): 'program =' is matched against python3" "explain tells"
 assert_has "$T/ex" "no rule applies" "and applies no rule for it"
 echo_server 127.0.0.1 7088 "$T/server.log"
 (cd "$T" && TWSHIM_STATS="$T/st" "$TW" -p p.conf ./myclient.py)

@@ -1,6 +1,7 @@
 # The logger whatever the program gives it: a name of any length never
 # overflows the line (it is cut), a descriptor 2 that became the program's
-# data file gets no line, and TWSHIM_LOG_FILE opens nothing but a regular
+# data file gets no line (even one opened for appending, unless the user
+# says fd 2 may be moved to a log), and TWSHIM_LOG_FILE opens nothing but a regular
 # file, a terminal or a FIFO with a reader: never a planted link, never a
 # wait before main.
 . tests/integration/lib.sh
@@ -43,15 +44,45 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); s.close()
 os.write(data, b"data %d\n" % data)
 ' "$T/data" 2>/dev/null
 assert_eq "$(cat "$T/data")" "data 2" "the data file holds the program's data alone"
+# Nor when its data file is opened for appending: at level info, and at the
+# default level with a warning (stats that cannot be written, at exit).
+appending_daemon='
+import os, socket, sys
+for fd in (0, 1, 2): os.close(fd)
+os.open("/dev/null", os.O_RDONLY); os.open("/dev/null", os.O_WRONLY)
+data = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+os.write(data, b"data 1\n")
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); s.close()
+os.write(data, b"data 2\n")
+'
+TWSHIM_LOG=info with_shim '[listener *];reuseaddr = yes' python3 -c "$appending_daemon" \
+    "$T/adata" 2>/dev/null
+cat "$T/adata"
+assert_eq "$(cat "$T/adata")" "$(printf 'data 1\ndata 2')" \
+    "an appended data file on fd 2, level info: the program's lines alone"
+TWSHIM_STATS=$T/no/such/dir/stats with_shim '[listener *];reuseaddr = yes' \
+    python3 -c "$appending_daemon" "$T/adata2" 2>/dev/null
+cat "$T/adata2"
+assert_eq "$(cat "$T/adata2")" "$(printf 'data 1\ndata 2')" \
+    "an appended data file on fd 2, a warning at exit: the program's lines alone"
 # A program that moves its stderr to a log file opened for appending keeps
-# the lines there.
-TWSHIM_LOG=info with_shim '[listener *];reuseaddr = yes' python3 -c '
+# the lines there when the user says so, with TWSHIM_LOG_STDERR_FILE=1.
+for moves in 1 ""; do
+	rm -f "$T/applog"
+	TWSHIM_LOG_STDERR_FILE=$moves TWSHIM_LOG=info with_shim '[listener *];reuseaddr = yes' \
+	    python3 -c '
 import os, socket, sys
 log = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 os.dup2(log, 2)
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); s.close()
 ' "$T/applog" 2>/dev/null
-assert_has "$T/applog" "bind 127.0.0.1" "a log file the program moved stderr to gets the lines"
+	if [ -n "$moves" ]; then
+		assert_has "$T/applog" "bind 127.0.0.1" \
+		    "TWSHIM_LOG_STDERR_FILE=1: the log file the program moved stderr to gets the lines"
+	else
+		assert_eq "$(wc -c <"$T/applog")" 0 "without it, that file gets nothing"
+	fi
+done
 
 # 3. TWSHIM_LOG_FILE: a FIFO with no reader, a directory, a symbolic link
 # (in a sticky, world-writable directory, where a link may be planted by

@@ -191,6 +191,8 @@ Test(policy_errors, each_kind_with_position)
 	expect_error("[client *:0]\n", 1, 11, "bad port '0'");
 	expect_error("[client [10.0.0.1]:80]\n", 1, 9, "brackets are for IPv6");
 	expect_error("[client [::1]80]\n", 1, 14, "expected ':PORT'");
+	expect_error("[client ::1:6379]\n", 1, 12, "write [::1]:6379, for the address alone [::1:6379]");
+	expect_error("[client fe80::2:443]\n", 1, 16, "write [fe80::2]:443");
 	expect_error("[client *]\nlocal_ports = 30000-20000\n", 2, 15, "empty port range");
 	expect_error("[client *]\nclose = abort\nclose = normal\n", 3, 1,
 	    "duplicate key 'close' (first set on line 2)");
@@ -565,4 +567,13 @@ Test(policy_explain, sockaddr_parse)
 	cr_assert_eq(policy_sockaddr_parse("host:80", &ss, &len), -1);
 	cr_assert_eq(policy_sockaddr_parse("1.2.3.4:70000", &ss, &len), -1);
 	cr_assert_eq(policy_sockaddr_parse("[::1", &ss, &len), -1);
+}
+
+Test(policy_program, named_as_glibc_names_it)
+{
+	cr_assert_str_eq(policy_program_name("/usr/bin/curl"), "curl");
+	cr_assert_str_eq(policy_program_name("curl"), "curl");
+	cr_assert_str_eq(policy_program_name("./bin/redis-cli"), "redis-cli");
+	cr_assert_str_eq(policy_program_name("dir/"), "");
+	cr_assert_str_eq(policy_program_name(NULL), "");
 }
