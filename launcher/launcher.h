@@ -37,4 +37,7 @@ void print_sysctl_table(FILE *out);
  */
 int stats_main(int argc, char **argv);
 
+/* diagnose.c: "twshim --diagnose [--format text|json]", given what follows it. */
+int diagnose_main(int argc, char **argv);
+
 #endif
