@@ -100,7 +100,10 @@ same_addr(const struct tcp_addr *a, const struct tcp_addr *b)
 	return a->port == b->port && same_ip(a, b);
 }
 
-/* The listener a connection's local address belongs to, or NULL. */
+/*
+ * The listener a connection's local address belongs to, or NULL; t holds
+ * the listeners alone (a few, against many connections).
+ */
 static const struct tcp_sock *
 listener_for(const struct tcp_table *t, const struct tcp_addr *local)
 {
@@ -109,7 +112,7 @@ listener_for(const struct tcp_table *t, const struct tcp_addr *local)
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tcp_sock *s = &t->socks[i];
 
-		if (s->state != TCPS_LISTEN || s->local.port != local->port)
+		if (s->local.port != local->port)
 			continue;
 		if (same_ip(&s->local, local))
 			return s;
@@ -133,9 +136,10 @@ in_range(const struct diagnosis *d, unsigned port)
  * remote is.
  */
 static bool
-is_server_side(const struct diagnosis *d, const struct tcp_table *t, const struct tcp_sock *s)
+is_server_side(const struct diagnosis *d, const struct tcp_table *listeners,
+    const struct tcp_sock *s)
 {
-	if (listener_for(t, &s->local) != NULL)
+	if (listener_for(listeners, &s->local) != NULL)
 		return true;
 	return !in_range(d, s->local.port) && in_range(d, s->remote.port);
 }
@@ -221,14 +225,46 @@ fill_holder(struct holder *h, const struct sock_owner *o)
 	read_unit(o->pid, h->unit, sizeof h->unit);
 }
 
+static int
+compare_addr(const struct tcp_addr *a, const struct tcp_addr *b)
+{
+	int c = memcmp(&a->ip, &b->ip, sizeof a->ip);
+
+	return c != 0 ? c : (a->port > b->port) - (a->port < b->port);
+}
+
+static int
+by_remote(const void *a, const void *b)
+{
+	return compare_addr(&((const struct tcp_sock *)a)->remote,
+	    &((const struct tcp_sock *)b)->remote);
+}
+
+/*
+ * The group of a destination.  The table is sorted by remote address, so
+ * the TIME_WAIT pass makes the groups in that order: a new one is needed
+ * only when the last one differs, and an open connection finds its group
+ * by binary search.
+ */
 static struct client_group *
-client_group_for(struct diagnosis *d, const struct tcp_addr *dst)
+client_group_for(struct diagnosis *d, const struct tcp_addr *dst, bool create)
 {
 	struct client_group *g;
+	size_t lo = 0, hi = d->nclients;
 
-	for (size_t i = 0; i < d->nclients; i++)
-		if (same_addr(&d->clients[i].destination, dst))
-			return &d->clients[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = compare_addr(&d->clients[mid].destination, dst);
+
+		if (c == 0)
+			return &d->clients[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!create || lo != d->nclients)
+		return NULL;
 	g = realloc(d->clients, (d->nclients + 1) * sizeof *g);
 	if (g == NULL)
 		return NULL;
@@ -399,8 +435,8 @@ count_ports(struct diagnosis *d, const struct tcp_table *t)
  * has TIME_WAIT, whose holders are the processes to wrap.
  */
 static void
-classify(struct diagnosis *d, const struct tcp_table *t, const struct owner_table *o,
-    bool time_wait_pass)
+classify(struct diagnosis *d, const struct tcp_table *t, const struct tcp_table *listeners,
+    const struct owner_table *o, bool time_wait_pass)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct tcp_sock *s = &t->socks[i];
@@ -411,7 +447,7 @@ classify(struct diagnosis *d, const struct tcp_table *t, const struct owner_tabl
 
 		if (tw != time_wait_pass || s->state == TCPS_LISTEN || s->state == TCPS_CLOSE)
 			continue;
-		if (is_server_side(d, t, s)) {
+		if (is_server_side(d, listeners, s)) {
 			struct server_group *sg;
 
 			if (!tw)
@@ -425,12 +461,8 @@ classify(struct diagnosis *d, const struct tcp_table *t, const struct owner_tabl
 		if (tw) {
 			d->time_wait++;
 			d->client_tw++;
-			g = client_group_for(d, &s->remote);
-		} else {
-			for (size_t k = 0; k < d->nclients && g == NULL; k++)
-				if (same_addr(&d->clients[k].destination, &s->remote))
-					g = &d->clients[k];
 		}
+		g = client_group_for(d, &s->remote, tw);
 		if (g == NULL || (u = source_for(g, &s->local)) == NULL)
 			continue;
 		if (tw) {
@@ -447,11 +479,12 @@ classify(struct diagnosis *d, const struct tcp_table *t, const struct owner_tabl
 
 /* The listeners of the server groups, and the ports left to each source. */
 static void
-finish_groups(struct diagnosis *d, const struct tcp_table *t, const struct owner_table *o)
+finish_groups(struct diagnosis *d, const struct tcp_table *listeners,
+    const struct owner_table *o)
 {
 	for (size_t i = 0; i < d->nservers; i++) {
 		struct server_group *g = &d->servers[i];
-		const struct tcp_sock *l = listener_for(t, &g->local);
+		const struct tcp_sock *l = listener_for(listeners, &g->local);
 		const struct sock_owner *who;
 
 		g->listening = l != NULL;
@@ -478,12 +511,21 @@ finish_groups(struct diagnosis *d, const struct tcp_table *t, const struct owner
 int
 diagnosis_build(struct diagnosis *d)
 {
-	struct tcp_table t;
+	struct tcp_table t, listeners = { 0 };
 	struct owner_table o;
 
 	memset(d, 0, sizeof *d);
 	if (tcp_table_read(&t) < 0)
 		return -1;
+	qsort(t.socks, t.n, sizeof *t.socks, by_remote);
+	listeners.socks = malloc((t.n ? t.n : 1) * sizeof *listeners.socks);
+	if (listeners.socks == NULL) {
+		tcp_table_free(&t);
+		return -1;
+	}
+	for (size_t i = 0; i < t.n; i++)
+		if (t.socks[i].state == TCPS_LISTEN)
+			listeners.socks[listeners.n++] = t.socks[i];
 	owner_table_read(&o);
 	d->root = geteuid() == 0;
 	d->processes_seen = o.processes_seen;
@@ -493,11 +535,12 @@ diagnosis_build(struct diagnosis *d)
 	d->tw_reuse = read_int("tcp_tw_reuse", -1);
 	d->timestamps = read_int("tcp_timestamps", -1);
 	count_ports(d, &t);
-	classify(d, &t, &o, true);
-	classify(d, &t, &o, false);
-	finish_groups(d, &t, &o);
+	classify(d, &t, &listeners, &o, true);
+	classify(d, &t, &listeners, &o, false);
+	finish_groups(d, &listeners, &o);
 	describe_sysctls(d);
 	owner_table_free(&o);
+	free(listeners.socks);
 	tcp_table_free(&t);
 	return 0;
 }
