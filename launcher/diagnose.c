@@ -196,22 +196,38 @@ read_command(pid_t pid, char *out, size_t size)
 	}
 }
 
-/* The systemd service a process runs in, from its cgroup path. */
+/*
+ * The systemd service a process runs in: the last component of its
+ * cgroup path when that ends in ".service", on the unified hierarchy's
+ * line ("0::/system.slice/nginx.service") or systemd's own v1 one
+ * ("1:name=systemd:/system.slice/nginx.service").
+ */
 static void
 read_unit(pid_t pid, char *out, size_t size)
 {
-	char path[64], buf[1024];
-	const char *slash, *dot;
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
 
 	out[0] = '\0';
 	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-	read_proc(path, buf, sizeof buf);
-	/* "0::/system.slice/nginx.service": the last component, if a service. */
-	if ((slash = strrchr(buf, '/')) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
-	dot = strrchr(slash, '.');
-	if (dot != NULL && strcmp(dot, ".service") == 0)
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		const char *slash = strrchr(line, '/'), *dot;
+
+		if (strncmp(line, "0::", 3) != 0 && strstr(line, ":name=systemd:") == NULL)
+			continue;
+		if (slash == NULL || (dot = strrchr(slash, '.')) == NULL || strcmp(dot, ".service") != 0)
+			continue;
 		snprintf(out, size, "%s", slash + 1);
+		return;
+	}
 }
 
 static void

@@ -70,9 +70,10 @@ text_clients(const struct diagnosis *d, FILE *out)
 				fprintf(out, "    or its service: twshim --systemd %s --write\n",
 				    g->holders[0].unit);
 		} else {
-			fprintf(out, "    no process %sholds a connection to %s now: wrap the program "
-			    "that connects to it, twshim -- PROGRAM (run --diagnose while it runs%s)\n",
-			    d->root ? "" : "of yours ", dst, d->root ? "" : ", or as root");
+			fprintf(out, "    no process %sholds a connection to %s now (one that "
+			    "connects and closes at once shows only while it holds one): wrap the "
+			    "program that connects to it, twshim -- PROGRAM; run --diagnose while "
+			    "it runs%s\n", d->root ? "" : "of yours ", dst, d->root ? "" : ", or as root");
 		}
 	}
 	if (d->nclients > TEXT_MAX_GROUPS)
@@ -205,6 +206,13 @@ json_clients(const struct diagnosis *d, FILE *out)
 		} else {
 			fprintf(out, "null");
 		}
+		fprintf(out, ", \"systemd\": ");
+		if (g->nholders > 0 && g->holders[0].unit[0] != '\0') {
+			snprintf(wrap, sizeof wrap, "twshim --systemd %s --write", g->holders[0].unit);
+			json_str(out, wrap);
+		} else {
+			fprintf(out, "null");
+		}
 		fprintf(out, "}");
 	}
 	fprintf(out, "%s],\n", d->nclients ? "\n  " : "");
@@ -234,6 +242,14 @@ json_servers(const struct diagnosis *d, FILE *out)
 		fprintf(out, ", \"wrap\": ");
 		if (g->listener.pid > 0) {
 			snprintf(wrap, sizeof wrap, "twshim -e '%s' -- %s", policy, g->listener.command);
+			json_str(out, wrap);
+		} else {
+			fprintf(out, "null");
+		}
+		fprintf(out, ", \"systemd\": ");
+		if (g->listener.unit[0] != '\0') {
+			snprintf(wrap, sizeof wrap, "twshim --systemd %s -p POLICY --write",
+			    g->listener.unit);
 			json_str(out, wrap);
 		} else {
 			fprintf(out, "null");

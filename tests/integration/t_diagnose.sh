@@ -111,6 +111,34 @@ assert_has "$T/text" "listening: python3 (pid" "text: the listener"
 assert_has "$T/text" "net.ipv4.tcp_tw_reuse = 0" "text: the sysctl"
 assert_has "$T/text" "off: connect() never takes a 4-tuple still in TIME_WAIT" "text: what it means"
 
+# A holder that runs in a systemd service is offered the drop-in too: the
+# service read from its cgroup (here a stand-in file bound over nc's and
+# legacy_server's /proc/PID/cgroup in a mount namespace of their own), in
+# the unified hierarchy's form and in systemd's cgroup v1 one.
+nc_pid=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([g for g in d["client_side"] if g["port"] == 9000][0]["holders"][0]["pid"])' "$T/json")
+srv_pid=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([g for g in d["server_side"] if g["port"] == 9001][0]["listener"]["pid"])' "$T/json")
+echo "0::/system.slice/fetcher.service" >"$T/cg.unified"
+printf '4:memory:/x\n1:name=systemd:/system.slice/pong.service\n0::/\n' >"$T/cg.v1"
+unshare -m env TW="$TW" T="$T" sh -c "
+	mount --make-rprivate /
+	mount --bind $T/cg.unified /proc/$nc_pid/cgroup
+	mount --bind $T/cg.v1 /proc/$srv_pid/cgroup
+	\"\$TW\" --diagnose --format json >$T/units.json
+	\"\$TW\" --diagnose >$T/units.text" || fail "--diagnose with units"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = [g for g in d["client_side"] if g["port"] == 9000][0]
+s = [g for g in d["server_side"] if g["port"] == 9001][0]
+print("unit", c["holders"][0]["unit"], c["systemd"])
+print("unit", s["listener"]["unit"], s["systemd"])
+' "$T/units.json" >"$T/units"
+cat "$T/units"
+assert_has "$T/units" "unit fetcher.service twshim --systemd fetcher.service --write" "a client in a service"
+assert_has "$T/units" "unit pong.service twshim --systemd pong.service -p POLICY --write" \
+    "a server in a service (cgroup v1)"
+assert_has "$T/units.text" "or its service: twshim --systemd fetcher.service --write" "text: the drop-in"
+
 # With tcp_tw_reuse = 2, loopback to loopback: connect() is not stuck.
 sysctl -qw net.ipv4.tcp_tw_reuse=2
 "$TW" --diagnose --format json >"$T/json2"
