@@ -58,9 +58,9 @@ text_clients(const struct diagnosis *d, FILE *out)
 			fprintf(out, "    from %s: %u of %u local ports in use, %d left: %s\n", src,
 			    u->time_wait + u->open, u->usable, u->left > 0 ? u->left : 0, verdict(u));
 			if (u->time_wait > 0)
-				fprintf(out, "      (a port stays in TIME_WAIT 60 s: so about %u new "
-				    "connections a second now, and at most %u a second from this "
-				    "address)\n", (u->time_wait + 59) / 60, u->usable / 60);
+				fprintf(out, "      (a port stays in TIME_WAIT 60 s: about %.1f new "
+				    "connections a second lately, and at most %.1f a second from this "
+				    "address)\n", u->time_wait / 60.0, u->usable / 60.0);
 		}
 		for (size_t k = 0; k < g->nholders; k++)
 			text_holder(out, "connected now:", &g->holders[k]);
