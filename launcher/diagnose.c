@@ -509,7 +509,13 @@ finish_groups(struct diagnosis *d, const struct tcp_table *listeners,
 	}
 	for (size_t i = 0; i < d->nclients; i++) {
 		struct client_group *g = &d->clients[i];
+		const struct tcp_sock *l = listener_for(listeners, &g->destination);
+		const struct sock_owner *who;
 
+		/* A wildcard listener serves a loopback destination, not any address. */
+		if (l != NULL && (same_ip(&l->local, &g->destination) ||
+		    tcp_addr_is_loopback(&g->destination)) && (who = owner_of(o, l->inode)) != NULL)
+			fill_holder(&g->served_by, who);
 		for (size_t k = 0; k < g->nsources; k++) {
 			struct port_use *u = &g->sources[k];
 

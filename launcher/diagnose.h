@@ -35,6 +35,7 @@ struct client_group {
 	size_t nsources;
 	struct holder holders[DIAG_MAX_HOLDERS];
 	size_t nholders;
+	struct holder served_by;	/* the listener here, when the destination is on this host */
 };
 
 struct server_group {

@@ -57,11 +57,13 @@ text_clients(const struct diagnosis *d, FILE *out)
 			tcp_addr_format(&u->source, false, src, sizeof src);
 			fprintf(out, "    from %s: %u of %u local ports in use, %d left: %s\n", src,
 			    u->time_wait + u->open, u->usable, u->left > 0 ? u->left : 0, verdict(u));
-			if (u->time_wait > 0)
+			if (u->time_wait >= 6)
 				fprintf(out, "      (a port stays in TIME_WAIT 60 s: about %.1f new "
 				    "connections a second lately, and at most %.1f a second from this "
 				    "address)\n", u->time_wait / 60.0, u->usable / 60.0);
 		}
+		if (g->served_by.pid > 0)
+			text_holder(out, "served here by", &g->served_by);
 		for (size_t k = 0; k < g->nholders; k++)
 			text_holder(out, "connected now:", &g->holders[k]);
 		if (g->nholders > 0) {
@@ -199,7 +201,12 @@ json_clients(const struct diagnosis *d, FILE *out)
 			fprintf(out, "%s", k ? ", " : "");
 			json_holder(out, &g->holders[k]);
 		}
-		fprintf(out, "],\n     \"wrap\": ");
+		fprintf(out, "],\n     \"served_by\": ");
+		if (g->served_by.pid > 0)
+			json_holder(out, &g->served_by);
+		else
+			fprintf(out, "null");
+		fprintf(out, ",\n     \"wrap\": ");
 		if (g->nholders > 0) {
 			snprintf(wrap, sizeof wrap, "twshim -- %s", g->holders[0].command);
 			json_str(out, wrap);

@@ -62,6 +62,7 @@ src = {u["address"]: u for u in g["sources"]}
 out("9000 from 127.0.0.1", src["127.0.0.1"]["exhausted"], src["127.0.0.1"]["ports_left"], src["127.0.0.1"]["usable_ports"])
 out("9000 from 127.0.0.2", src["127.0.0.2"]["exhausted"], src["127.0.0.2"]["open"])
 out("9000 holders", " ".join(h["program"] for h in g["holders"]))
+out("9000 served by", g["served_by"] and g["served_by"]["program"])
 out("9000 wrap", g["wrap"])
 out("server groups", sorted(s))
 for k in ("127.0.0.1:9001", "::1:8001"):
@@ -86,6 +87,7 @@ assert_ge "$tw9000" 490 "the client left ~500 TIME_WAIT"
 assert_has "$T/facts" "9000 from 127.0.0.1 True 0 500" "127.0.0.1 has no port left towards 9000"
 assert_has "$T/facts" "9000 from 127.0.0.2 False 1" "127.0.0.2 is not exhausted"
 assert_has "$T/facts" "9000 holders nc" "nc holds a connection to 9000"
+assert_has "$T/facts" "9000 served by legacy_server" "9000 is served here by legacy_server"
 assert_has "$T/facts" "9000 wrap twshim -- nc -s 127.0.0.2 127.0.0.1 9000" "the command to wrap"
 assert_has "$T/facts" "server groups ['127.0.0.1:9001', '::1:8001']" "two server-side ports"
 assert_has "$T/facts" "127.0.0.1:9001 tw $tw9001 listener legacy_server" "9001: legacy_server's TIME_WAIT"
@@ -105,6 +107,7 @@ assert_has "$T/text" "127.0.0.1:9000: $tw9000 in TIME_WAIT, 1 open" "text: the c
 assert_has "$T/text" "from 127.0.0.1: $tw9000 of 500 local ports in use, 0 left: no port left: connect() fails with EADDRNOTAVAIL now" \
     "text: exhaustion"
 assert_has "$T/text" "connected now: nc (pid" "text: the holder"
+assert_has "$T/text" "served here by legacy_server (pid" "text: the server of the destination"
 assert_has "$T/text" "wrap it: twshim -- nc -s 127.0.0.2 127.0.0.1 9000" "text: what to run"
 assert_has "$T/text" "[::1]:8001: $tw8001 in TIME_WAIT" "text: the IPv6 server group"
 assert_has "$T/text" "listening: python3 (pid" "text: the listener"
@@ -145,6 +148,13 @@ sysctl -qw net.ipv4.tcp_tw_reuse=2
 assert_eq "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([u["tw_reuse_applies"] for g in d["client_side"] for u in g["sources"] if u["address"] == "127.0.0.1"])' "$T/json2")" \
     "[True]" "tcp_tw_reuse = 2 applies over loopback"
 sysctl -qw net.ipv4.tcp_tw_reuse=0
+
+# Reserved ports are not counted as usable.
+sysctl -qw net.ipv4.ip_local_reserved_ports=40100-40109,40200
+"$TW" --diagnose --format json >"$T/json3"
+assert_eq "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["local_ports"]["reserved"], d["local_ports"]["usable"], [u["usable_ports"] for g in d["client_side"] for u in g["sources"] if u["address"] == "127.0.0.2"])' "$T/json3")" \
+    "11 489 [489]" "ip_local_reserved_ports taken out of the usable ports"
+sysctl -qw net.ipv4.ip_local_reserved_ports=""
 
 # As another user: the same counts; the processes of others are not seen.
 if runuser -u nobody -- true 2>/dev/null; then

@@ -17,11 +17,13 @@ sysctl -qw net.ipv4.ip_local_port_range="40000 40499"
 
 mkdir -p "$T/www" "$T/up" "$T/px"
 python3 -c 'print("upstream says hello\n" * 50, end="")' >"$T/www/index.html"
-# ngx_conf NAME SERVERS: an nginx in the foreground, files in $T/NAME.
+# ngx_conf NAME MASTER SERVERS: an nginx in the foreground, with a master
+# process and a worker (MASTER on) or one process (off), files in $T/NAME.
 ngx_conf() {
 	cat >"$T/$1.conf" <<NGX
 daemon off;
-master_process off;
+master_process $2;
+worker_processes 1;
 user root;
 error_log $T/$1/error.log info;
 pid $T/$1/pid;
@@ -30,16 +32,17 @@ http {
 	access_log off;
 	client_body_temp_path $T/$1; proxy_temp_path $T/$1; fastcgi_temp_path $T/$1;
 	uwsgi_temp_path $T/$1; scgi_temp_path $T/$1;
-	$2
+	$3
 }
 NGX
 }
-ngx_conf up "server { listen 127.0.0.1:8081; listen 127.0.0.1:8082; root $T/www; }"
+ngx_conf up off "server { listen 127.0.0.1:8081; listen 127.0.0.1:8082; root $T/www; }"
 proxy_to() {	# proxy_to LISTEN UPSTREAM
 	echo "server { listen 127.0.0.1:$1; location / { proxy_pass http://127.0.0.1:$2;
 	    proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 }
-ngx_conf px "$(proxy_to 8080 8081) $(proxy_to 8090 8082)"
+# The proxy as it runs in production: a master process and its worker.
+ngx_conf px on "$(proxy_to 8080 8081) $(proxy_to 8090 8082)"
 bg nginx -c "$T/up.conf"
 wait_listen 8082
 
@@ -78,6 +81,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 g = [g for g in d["client_side"] if g["port"] == 8081][0]
 print("diagnose:", g["destination"], g["time_wait"], g["sources"][0]["exhausted"], [s["port"] for s in d["server_side"]])
+print("served by:", g["served_by"]["program"], g["served_by"]["command"])
 ' "$T/diag.json" >"$T/diag"
 cat "$T/diag"
 assert_has "$T/diag" "diagnose: 127.0.0.1 $(tw_count "dport = :8081") True" \
@@ -85,8 +89,9 @@ assert_has "$T/diag" "diagnose: 127.0.0.1 $(tw_count "dport = :8081") True" \
 # (nginx closes a client's keep-alive connection after 1000 requests: a
 # few TIME_WAIT at 8080 are the proxy's server side, rightly.)
 assert_lacks "$T/diag" "8081]" "--diagnose: nothing server side at the upstream"
+assert_has "$T/diag" "served by: nginx nginx -c $T/up.conf" "--diagnose: the upstream, served here by nginx"
 kill "$(cat "$T/px/pid")"
-sleep 0.2
+for i in $(seq 100); do ss -Hltn "sport = :8090" | grep -q . || break; sleep 0.05; done
 
 # Under twshim's built-in default, towards the other upstream port.
 : >"$T/px/error.log"
