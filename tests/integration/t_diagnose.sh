@@ -56,6 +56,7 @@ c = {"%s:%d" % (g["destination"], g["port"]): g for g in d["client_side"]}
 s = {"%s:%d" % (g["address"], g["port"]): g for g in d["server_side"]}
 g = c.get("127.0.0.1:9000")
 out("client groups", sorted(c))
+out("client side towards 9001", "127.0.0.1:9001" in c)
 out("first client group %s:%d" % (d["client_side"][0]["destination"], d["client_side"][0]["port"]))
 out("9000 tw", g["time_wait"], "open", g["open"])
 src = {u["address"]: u for u in g["sources"]}
@@ -82,6 +83,7 @@ tw8001=$(tw_count "sport = :8001")
 # cross (a simultaneous close leaves it on both sides).
 assert_has "$T/facts" "client groups ['127.0.0.1:9000'" "the client-side destination"
 assert_has "$T/facts" "first client group 127.0.0.1:9000" "the largest group first"
+assert_has "$T/facts" "client side towards 9001 False" "legacy_client -w, whose server closes first, keeps no TIME_WAIT"
 assert_has "$T/facts" "9000 tw $tw9000 open 1" "9000: its TIME_WAIT as ss counts it, and nc's connection"
 assert_ge "$tw9000" 490 "the client left ~500 TIME_WAIT"
 assert_has "$T/facts" "9000 from 127.0.0.1 True 0 500" "127.0.0.1 has no port left towards 9000"
