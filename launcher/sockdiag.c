@@ -73,14 +73,17 @@ dump_family(int nl, int family, struct tcp_table *t)
 	if (sendto(nl, &msg, sizeof msg, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0)
 		return -1;
 	for (;;) {
-		ssize_t n = recv(nl, buf, sizeof buf, 0);
+		ssize_t got = recv(nl, buf, sizeof buf, 0);
 		struct nlmsghdr *h;
+		int n;
 
-		if (n < 0 && errno == EINTR)
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (got <= 0)
 			return -1;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+		/* An int: NLMSG_NEXT may take it below zero, where NLMSG_OK stops. */
+		n = (int)got;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
 			const struct inet_diag_msg *d;
 			struct tcp_sock s;
 
