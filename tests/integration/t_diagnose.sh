@@ -26,9 +26,8 @@ wait_listen 9000
 "$EX/legacy_client" -n 600 127.0.0.1 9000 >"$T/client" 2>&1
 cat "$T/client"
 assert_has "$T/client" "Cannot assign requested address" "the client runs out of ports"
-sleep 30 | nc -s 127.0.0.2 127.0.0.1 9000 >/dev/null &
+nc -d -s 127.0.0.2 127.0.0.1 9000 >/dev/null &
 _pids="$_pids $!"
-ip addr add 127.0.0.2/8 dev lo 2>/dev/null || true
 for i in $(seq 100); do ss -Htn state established "dport = :9000" | grep -q . && break; sleep 0.05; done
 
 bg "$EX/legacy_server" -m close 9001 >/dev/null
@@ -90,7 +89,7 @@ assert_has "$T/facts" "9000 from 127.0.0.1 True 0 500" "127.0.0.1 has no port le
 assert_has "$T/facts" "9000 from 127.0.0.2 False 1" "127.0.0.2 is not exhausted"
 assert_has "$T/facts" "9000 holders nc" "nc holds a connection to 9000"
 assert_has "$T/facts" "9000 served by legacy_server" "9000 is served here by legacy_server"
-assert_has "$T/facts" "9000 wrap twshim -- nc -s 127.0.0.2 127.0.0.1 9000" "the command to wrap"
+assert_has "$T/facts" "9000 wrap twshim -- nc -d -s 127.0.0.2 127.0.0.1 9000" "the command to wrap"
 assert_has "$T/facts" "server groups ['127.0.0.1:9001', '::1:8001']" "two server-side ports"
 assert_has "$T/facts" "127.0.0.1:9001 tw $tw9001 listener legacy_server" "9001: legacy_server's TIME_WAIT"
 # Fewer than 100: a new SYN from a client port whose old connection the
@@ -110,7 +109,7 @@ assert_has "$T/text" "from 127.0.0.1: $tw9000 of 500 local ports in use, 0 left:
     "text: exhaustion"
 assert_has "$T/text" "connected now: nc (pid" "text: the holder"
 assert_has "$T/text" "served here by legacy_server (pid" "text: the server of the destination"
-assert_has "$T/text" "wrap it: twshim -- nc -s 127.0.0.2 127.0.0.1 9000" "text: what to run"
+assert_has "$T/text" "wrap it: twshim -- nc -d -s 127.0.0.2 127.0.0.1 9000" "text: what to run"
 assert_has "$T/text" "[::1]:8001: $tw8001 in TIME_WAIT" "text: the IPv6 server group"
 assert_has "$T/text" "listening: python3 (pid" "text: the listener"
 assert_has "$T/text" "net.ipv4.tcp_tw_reuse = 0" "text: the sysctl"
