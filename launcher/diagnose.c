@@ -526,8 +526,10 @@ finish_groups(struct diagnosis *d, const struct tcp_table *listeners,
 			    tcp_addr_is_loopback(&g->destination)));
 		}
 	}
-	qsort(d->clients, d->nclients, sizeof *d->clients, clients_by_time_wait);
-	qsort(d->servers, d->nservers, sizeof *d->servers, servers_by_time_wait);
+	if (d->nclients > 1)
+		qsort(d->clients, d->nclients, sizeof *d->clients, clients_by_time_wait);
+	if (d->nservers > 1)
+		qsort(d->servers, d->nservers, sizeof *d->servers, servers_by_time_wait);
 }
 
 int
@@ -539,7 +541,8 @@ diagnosis_build(struct diagnosis *d)
 	memset(d, 0, sizeof *d);
 	if (tcp_table_read(&t) < 0)
 		return -1;
-	qsort(t.socks, t.n, sizeof *t.socks, by_remote);
+	if (t.n > 1)
+		qsort(t.socks, t.n, sizeof *t.socks, by_remote);
 	listeners.socks = malloc((t.n ? t.n : 1) * sizeof *listeners.socks);
 	if (listeners.socks == NULL) {
 		tcp_table_free(&t);

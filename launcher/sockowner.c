@@ -114,7 +114,8 @@ owner_table_read(struct owner_table *o)
 			scan_process(o, (pid_t)pid);
 	}
 	closedir(proc);
-	qsort(o->owners, o->n, sizeof *o->owners, by_inode_then_pid);
+	if (o->n > 1)
+		qsort(o->owners, o->n, sizeof *o->owners, by_inode_then_pid);
 }
 
 void
