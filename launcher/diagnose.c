@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,15 +172,21 @@ quote_word(const char *w, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/*
+ * A holder's command line, quoted for a shell.  A process title written
+ * over the arguments reads as one argument with spaces in it ("nginx:
+ * master process nginx -c ..."): then the program's own path stands in
+ * for the command, and the title is kept to show.
+ */
 static void
-read_command(pid_t pid, char *out, size_t size)
+read_command(pid_t pid, struct holder *h)
 {
-	char path[64], buf[4096], word[1024];
+	char path[64], buf[4096], word[1024], exe[PATH_MAX];
 	size_t used = 0;
-	ssize_t n;
+	ssize_t n, e;
 	int fd;
 
-	out[0] = '\0';
+	h->command[0] = '\0';
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
@@ -188,11 +195,27 @@ read_command(pid_t pid, char *out, size_t size)
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
+	/* One string with spaces, and nothing after it but padding. */
+	used = strlen(buf);
+	while (used < (size_t)n && buf[used] == '\0')
+		used++;
+	if (used == (size_t)n && strchr(buf, ' ') != NULL) {
+		snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+		if ((e = readlink(path, exe, sizeof exe - 1)) > 0) {
+			exe[e] = '\0';
+			h->title_rewritten = true;
+			snprintf(h->title, sizeof h->title, "%s", buf);
+			quote_word(exe, h->command, sizeof h->command);
+			return;
+		}
+	}
+	used = 0;
 	for (const char *a = buf; a < buf + n; a += strlen(a) + 1) {
 		quote_word(a, word, sizeof word);
-		if (used + strlen(word) + 2 >= size)
+		if (used + strlen(word) + 2 >= sizeof h->command)
 			break;
-		used += (size_t)snprintf(out + used, size - used, "%s%s", used ? " " : "", word);
+		used += (size_t)snprintf(h->command + used, sizeof h->command - used, "%s%s",
+		    used ? " " : "", word);
 	}
 }
 
@@ -235,7 +258,7 @@ fill_holder(struct holder *h, const struct sock_owner *o)
 {
 	h->pid = o->pid;
 	snprintf(h->program, sizeof h->program, "%s", o->comm);
-	read_command(o->pid, h->command, sizeof h->command);
+	read_command(o->pid, h);
 	if (h->command[0] == '\0')
 		snprintf(h->command, sizeof h->command, "%s", o->comm);
 	read_unit(o->pid, h->unit, sizeof h->unit);

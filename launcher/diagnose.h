@@ -16,6 +16,13 @@ struct holder {
 	pid_t pid;
 	char program[64];
 	char command[512];	/* its command line, quoted for a shell */
+	/*
+	 * Its process title hides its arguments (nginx, redis, postgres write
+	 * one over them): command is then the program's path alone, and
+	 * title what the process calls itself.
+	 */
+	bool title_rewritten;
+	char title[256];
 	char unit[128];		/* the systemd service it runs in, or "" */
 };
 

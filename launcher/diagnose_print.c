@@ -35,7 +35,18 @@ verdict(const struct port_use *u)
 static void
 text_holder(FILE *out, const char *what, const struct holder *h)
 {
-	fprintf(out, "    %s %s (pid %d): %s\n", what, h->program, (int)h->pid, h->command);
+	if (h->title_rewritten)
+		fprintf(out, "    %s %s (pid %d): %s, titled \"%s\"\n", what, h->program,
+		    (int)h->pid, h->command, h->title);
+	else
+		fprintf(out, "    %s %s (pid %d): %s\n", what, h->program, (int)h->pid, h->command);
+}
+
+/* The command to put after "twshim ... --"; ARGS where the title hid them. */
+static const char *
+args_hint(const struct holder *h)
+{
+	return h->title_rewritten ? " ARGS" : "";
 }
 
 static void
@@ -67,7 +78,8 @@ text_clients(const struct diagnosis *d, FILE *out)
 		for (size_t k = 0; k < g->nholders; k++)
 			text_holder(out, "connected now:", &g->holders[k]);
 		if (g->nholders > 0) {
-			fprintf(out, "    wrap it: twshim -- %s\n", g->holders[0].command);
+			fprintf(out, "    wrap it: twshim -- %s%s\n", g->holders[0].command,
+			    args_hint(&g->holders[0]));
 			if (g->holders[0].unit[0] != '\0')
 				fprintf(out, "    or its service: twshim --systemd %s --write\n",
 				    g->holders[0].unit);
@@ -106,7 +118,8 @@ text_servers(const struct diagnosis *d, FILE *out)
 		fprintf(out, "    the TIME_WAIT is the server's: wrapping its clients changes "
 		    "nothing here\n");
 		if (g->listener.pid > 0) {
-			fprintf(out, "    wrap it: twshim -e '%s' -- %s\n", policy, g->listener.command);
+			fprintf(out, "    wrap it: twshim -e '%s' -- %s%s\n", policy,
+			    g->listener.command, args_hint(&g->listener));
 			if (g->listener.unit[0] != '\0')
 				fprintf(out, "    or its service: twshim --systemd %s -p POLICY --write, "
 				    "POLICY holding: %s\n", g->listener.unit, policy);
@@ -161,6 +174,11 @@ json_holder(FILE *out, const struct holder *h)
 	json_str(out, h->program);
 	fprintf(out, ", \"command\": ");
 	json_str(out, h->command);
+	fprintf(out, ", \"title\": ");
+	if (h->title_rewritten)
+		json_str(out, h->title);
+	else
+		fprintf(out, "null");
 	fprintf(out, ", \"unit\": ");
 	if (h->unit[0] != '\0')
 		json_str(out, h->unit);
@@ -208,7 +226,8 @@ json_clients(const struct diagnosis *d, FILE *out)
 			fprintf(out, "null");
 		fprintf(out, ",\n     \"wrap\": ");
 		if (g->nholders > 0) {
-			snprintf(wrap, sizeof wrap, "twshim -- %s", g->holders[0].command);
+			snprintf(wrap, sizeof wrap, "twshim -- %s%s", g->holders[0].command,
+			    args_hint(&g->holders[0]));
 			json_str(out, wrap);
 		} else {
 			fprintf(out, "null");
@@ -248,7 +267,8 @@ json_servers(const struct diagnosis *d, FILE *out)
 		json_str(out, policy);
 		fprintf(out, ", \"wrap\": ");
 		if (g->listener.pid > 0) {
-			snprintf(wrap, sizeof wrap, "twshim -e '%s' -- %s", policy, g->listener.command);
+			snprintf(wrap, sizeof wrap, "twshim -e '%s' -- %s%s", policy,
+			    g->listener.command, args_hint(&g->listener));
 			json_str(out, wrap);
 		} else {
 			fprintf(out, "null");

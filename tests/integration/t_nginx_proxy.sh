@@ -74,6 +74,10 @@ assert_has "$T/px/error.log" "connect() to 127.0.0.1:8081 failed (99: Cannot ass
 assert_ge "$(tw_count "dport = :8081")" 490 "bare, the proxy's TIME_WAIT holds the ports"
 assert_eq "$(tw_count "sport = :8081")" 0 "bare, none on the upstream's side"
 
+# A client that reads to EOF after a request nginx refuses (400): nginx
+# closes first, so the proxy has TIME_WAIT on its own port 8080 too.
+"$EX/legacy_client" -w -n 5 127.0.0.1 8080 >/dev/null 2>&1
+
 # --diagnose tells the side and the destination.
 "$TW" --diagnose --format json >"$T/diag.json" || fail "--diagnose"
 python3 -c '
@@ -82,6 +86,8 @@ d = json.load(open(sys.argv[1]))
 g = [g for g in d["client_side"] if g["port"] == 8081][0]
 print("diagnose:", g["destination"], g["time_wait"], g["sources"][0]["exhausted"], [s["port"] for s in d["server_side"]])
 print("served by:", g["served_by"]["program"], g["served_by"]["command"])
+for s in d["server_side"]:
+    print("server side:", s["port"], s["listener"]["command"], s["listener"]["title"].split(" -c")[0], "|", s["wrap"])
 ' "$T/diag.json" >"$T/diag"
 cat "$T/diag"
 assert_has "$T/diag" "diagnose: 127.0.0.1 $(tw_count "dport = :8081") True" \
@@ -90,6 +96,11 @@ assert_has "$T/diag" "diagnose: 127.0.0.1 $(tw_count "dport = :8081") True" \
 # few TIME_WAIT at 8080 are the proxy's server side, rightly.)
 assert_lacks "$T/diag" "8081]" "--diagnose: nothing server side at the upstream"
 assert_has "$T/diag" "served by: nginx nginx -c $T/up.conf" "--diagnose: the upstream, served here by nginx"
+# The proxy's master process writes its title over its arguments: the
+# program's path stands in, and the title is shown.
+ngx=$(realpath "$(command -v nginx)")
+assert_has "$T/diag" "server side: 8080 $ngx nginx: master process nginx | twshim -e '[accepted *:8080];close = fin-then-reset' -- $ngx ARGS" \
+    "--diagnose: a rewritten process title"
 kill "$(cat "$T/px/pid")"
 for i in $(seq 100); do ss -Hltn "sport = :8090" | grep -q . || break; sleep 0.05; done
 
