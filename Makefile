@@ -197,6 +197,8 @@ DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	debhelper dpkg-dev fakeroot lintian python3-prometheus-client
 # The example policies' test runs them under real servers and clients.
 DEBS += nginx redis-server redis-tools
+# systemd-analyze, for the drop-in twshim --systemd writes (t_systemd).
+DEBS += systemd
 # CPython's own socket tests, and more real servers (t_real_servers).
 DEBS += libpython3.11-testsuite memcached postgresql
 

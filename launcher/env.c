@@ -16,7 +16,7 @@
  * The library next to the launcher (a build tree), in ../lib beside it (an
  * installed tree), or where `make install` put it.
  */
-static int
+int
 find_library(char *out, size_t size)
 {
 	char self[PATH_MAX], dir[PATH_MAX];

@@ -17,6 +17,12 @@
 int prepare_environment(const char *policy_path, const char *policy_text,
     bool verbose, bool quiet, bool dry_run, bool preload);
 
+/*
+ * env.c: the libtwshim.so this launcher preloads, as an absolute path; -1
+ * with a message on stderr when there is none.
+ */
+int find_library(char *out, size_t size);
+
 /* inspect.c: warn when COMMAND is a program the library cannot reach. */
 void warn_if_unaffected(const char *command);
 
@@ -39,5 +45,11 @@ void print_sysctl_table(FILE *out);
  * --stats; returns the exit status.
  */
 int stats_main(int argc, char **argv);
+
+/* diagnose.c: "twshim --diagnose [--format text|json]", given what follows it. */
+int diagnose_main(int argc, char **argv);
+
+/* systemd.c: "twshim --systemd UNIT [-p POLICY] [--write]", given what follows it. */
+int systemd_main(int argc, char **argv);
 
 #endif

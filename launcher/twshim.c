@@ -21,6 +21,8 @@ usage(FILE *out)
 	    "       twshim --explain [POLICY|-e TEXT] ROLE ADDR[:PORT] [PROGRAM]\n"
 	    "       twshim --sysctl\n"
 	    "       twshim --stats [--format text|json|prometheus] FILE...\n"
+	    "       twshim --diagnose [--format text|json]\n"
+	    "       twshim --systemd UNIT [-p POLICY] [--write]\n"
 	    "       twshim --version | --help\n"
 	    "\n"
 	    "Runs COMMAND with libtwshim.so preloaded, so that its TCP sockets are set up\n"
@@ -47,6 +49,14 @@ usage(FILE *out)
 	    "  --stats       sum TWSHIM_STATS files per program and in total;\n"
 	    "                --format json, or prometheus (node_exporter's textfile\n"
 	    "                collector; per program only, sum() gives the total)\n"
+	    "  --diagnose    this network namespace's TIME_WAIT: client side by destination\n"
+	    "                (local ports left before EADDRNOTAVAIL), server side by\n"
+	    "                listening port, the process to wrap, and the sysctls;\n"
+	    "                as a user, only your own processes are seen\n"
+	    "  --systemd     print the drop-in that runs UNIT under twshim (this\n"
+	    "                launcher's library, POLICY checked before each start,\n"
+	    "                stats in /run/twshim-NAME); --write installs it in\n"
+	    "                /etc/systemd/system/UNIT.d/twshim.conf\n"
 	    "\n"
 	    "Exit status: COMMAND's own; 125 for a twshim usage or policy error; 126 when\n"
 	    "COMMAND cannot run, 127 when it is not found.\n");
@@ -230,6 +240,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--stats") == 0)
 		return stats_main(argc - 2, argv + 2);
+	if (strcmp(argv[1], "--diagnose") == 0)
+		return diagnose_main(argc - 2, argv + 2);
+	if (strcmp(argv[1], "--systemd") == 0)
+		return systemd_main(argc - 2, argv + 2);
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];

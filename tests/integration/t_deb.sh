@@ -75,6 +75,16 @@ assert_has "$T/maps" "$R$ML/libtwshim.so" "the packaged launcher preloads the pa
 "$R/usr/bin/twshim" --version >"$T/version"
 assert_has "$T/version" "twshim $version" "the packaged launcher's version"
 
+# The drop-in the packaged launcher writes names the packaged library, in
+# the multiarch directory, where the package puts it.
+pkg_ns '"$R/usr/bin/twshim" --systemd myservice 2>/dev/null' >"$T/dropin"
+grep '^Environment=LD_PRELOAD' "$T/dropin"
+assert_eq "$(sed -n 's/^Environment=LD_PRELOAD=//p' "$T/dropin")" "$ML/libtwshim.so" \
+    "--systemd names the multiarch library"
+[ -f "$R$ML/libtwshim.so" ] || fail "$ML/libtwshim.so, which the drop-in names, is not in the package"
+assert_has "$T/dropin" "ExecStartPre=/usr/bin/env -u LD_PRELOAD /usr/bin/test -r $ML/libtwshim.so" \
+    "--systemd checks that library before each start"
+
 # make demo's first part, in a namespace of its own each time (TIME_WAIT
 # from one run must not meet the next): 500 local ports, no tw_reuse.
 demo() {	# demo PREFIX: the client's output, then "TIME_WAIT n"

@@ -1,4 +1,4 @@
-# A limit, as the README states it: an epoll registration made through the
+# A limit, as twshim(1) CAVEATS states it: an epoll registration made through the
 # raw epoll_ctl system call is not seen by the library, so under a waiting
 # close strategy it outlives close() (the socket lives on in the reaper)
 # and epoll_wait reports the old number, now a pipe's.  Bare, the
