@@ -75,15 +75,6 @@ reuse_distance(const struct tw_desc *d)
 	return span / 2 > 0 ? span / 2 : 1;
 }
 
-/*
- * A client that has not yet shown its pace may reconnect this often: ten
- * connections a millisecond, near what one process manages on loopback.
- * A range the kernel cycles through in fewer connects than that makes in
- * a quarantine is never trusted; a larger one is judged by the pace of
- * this process's last closes.
- */
-#define ASSUMED_PER_MS	10
-
 bool
 tw_reuse_too_soon(const struct tw_desc *d)
 {
@@ -92,8 +83,9 @@ tw_reuse_too_soon(const struct tw_desc *d)
 
 	if (d->role != TW_ROLE_CLIENT || d->pool_port != 0)
 		return false;
+	/* A small range is never trusted (reuse.h); a larger one by this process's pace. */
 	need = reuse_distance(d);
-	if (need < TW_REUSE_QUARANTINE_MS * ASSUMED_PER_MS)
+	if (need < TW_REUSE_QUARANTINE_MS * TW_REUSE_ASSUMED_PER_MS)
 		return true;
 	/* The last k closes took (now - then): `need` more at that pace, within the quarantine? */
 	head = __atomic_load_n(&recent_head, __ATOMIC_RELAXED);

@@ -19,6 +19,16 @@
 
 #define TW_REUSE_QUARANTINE_MS	10
 
+/*
+ * A client that has not yet shown its pace may reconnect this often: ten
+ * connections a millisecond, near what one process manages on loopback.
+ * So a range the kernel picks from is trusted only when it has at least
+ * TW_REUSE_MIN_PORTS ports (it hands out half of them, one parity, before
+ * it comes back to a port).
+ */
+#define TW_REUSE_ASSUMED_PER_MS	10
+#define TW_REUSE_MIN_PORTS	(2 * TW_REUSE_QUARANTINE_MS * TW_REUSE_ASSUMED_PER_MS)
+
 struct tw_desc;
 
 /*

@@ -85,16 +85,31 @@ p1=$!
 with_shim "$pol" env TWSHIM_STATS="$T/stats.pool2" python3 "$T/churn.py" 7303 300 "$T/pool2.log" \
     >"$T/pool2.out" 2>"$T/pool2.err"
 wait $p1
-cat "$T/pool1.log" "$T/pool2.log" >"$T/pool.log"
+{ sed 's/$/ 1/' "$T/pool1.log"; sed 's/$/ 2/' "$T/pool2.log"; } >"$T/pool.log"
 set -- $(gaps "$T/pool.log")
 echo "twshim, 10-port pool, two processes: $(cat "$T/pool1.out"), $(cat "$T/pool2.out");" \
     "reuses $1, shortest gap $2 us; quarantined" \
     "$(stat_of port_quarantined "$T/stats.pool1") + $(stat_of port_quarantined "$T/stats.pool2")"
 assert_ge "$1" 100 "ports of the pool came back"
+[ "$2" -ge 10000 ] || sort -k1,1n -k2,2n "$T/pool.log" | awk '$1 == port && ($2 - last) < 10000000 { print prev " -> " $0 } { port = $1; last = $3; prev = $0 }'
 assert_ge "$2" 10000 "shortest gap before a pool port came back (us)"
 assert_eq "$(tw_count "dport = :7303")" 0 "TIME_WAIT left by the pool's clients"
 
-# 3. Relief survives: 2000 connections through 500 ports.
+# 3. A 200-port range, a C client at full speed (several thousand a
+# second, in bursts past 100 closes per 10 ms): some closes keep TIME_WAIT,
+# yet more connections complete than the range holds.
+sysctl -qw net.ipv4.ip_local_port_range="41000 41199"
+bg "$EX/legacy_server" 7305 >/dev/null
+wait_listen 7305
+with_shim "" env TWSHIM_STATS="$T/stats.fast" "$EX/legacy_client" -n 3000 127.0.0.1 7305 \
+    >"$T/fast.out"
+echo "twshim, 200-port range: $(cat "$T/fast.out");" \
+    "kept: $(stat_of close_reuse_too_soon "$T/stats.fast"), TIME_WAIT $(tw_count "dport = :7305")"
+assert_ge "$(stat_of close_reuse_too_soon "$T/stats.fast")" 1 "closes that kept TIME_WAIT at full speed"
+assert_ge "$(sed -n 's/.*: \([0-9]*\) of.*/\1/p' "$T/fast.out")" 201 "more than the range alone"
+sysctl -qw net.ipv4.ip_local_port_range="40000 40499"
+
+# 4. Relief survives: 2000 connections through 500 ports.
 bg "$EX/legacy_server" 7304 >/dev/null
 wait_listen 7304
 with_shim "" env TWSHIM_STATS="$T/stats.relief" "$EX/legacy_client" -n 2000 127.0.0.1 7304 \
@@ -102,4 +117,21 @@ with_shim "" env TWSHIM_STATS="$T/stats.relief" "$EX/legacy_client" -n 2000 127.
 echo "twshim, 500-port range: $(cat "$T/relief.out");" \
     "kept: $(stat_of close_reuse_too_soon "$T/stats.relief")"
 assert_has "$T/relief.out" "2000 of 2000 requests completed" "relief through 500 ports"
+
+# 5. The launcher says so: --sysctl, and a warning at start.
+"$TW" --sysctl >"$T/sysctl"
+assert_has "$T/sysctl" "net.ipv4.tcp_timestamps (1)" "--sysctl shows tcp_timestamps"
+assert_has "$T/sysctl" "net.ipv4.tcp_rfc1337" "--sysctl shows tcp_rfc1337"
+assert_has "$T/sysctl" "500 ports: a client's closes leave no TIME_WAIT while the process makes fewer than about 25000" \
+    "--sysctl: what the range allows"
+"$TW" -- true 2>"$T/warn500"
+assert_lacks "$T/warn500" "ip_local_port_range" "no warning for 500 ports"
+sysctl -qw net.ipv4.ip_local_port_range="40000 40009"
+sysctl -qw net.ipv4.tcp_timestamps=0
+"$TW" -- true 2>"$T/warn10"
+cat "$T/warn10"
+assert_has "$T/warn10" "ip_local_port_range has 10 ports: fewer than 200" "a warning for 10 ports"
+assert_has "$T/warn10" "tcp_timestamps = 0" "a warning without timestamps"
+"$TW" -q -- true 2>"$T/warn-q"
+assert_eq "$(wc -c <"$T/warn-q")" 0 "-q: no warnings"
 echo "ok"
