@@ -41,6 +41,12 @@ bool program_name_for(const char *command, char *out, size_t size, char *interp,
 void print_sysctl_table(FILE *out);
 
 /*
+ * sysctl.c: warn when the system leaves the close strategies nothing to
+ * do (timestamps off, a port range too small to trust); see reuse.h.
+ */
+void warn_reuse_limits(void);
+
+/*
  * stats.c: "twshim --stats [--format F] FILE...", given the arguments after
  * --stats; returns the exit status.
  */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "launcher.h"
+#include "reuse.h"
 
 static const struct {
 	const char *name;
@@ -40,6 +41,15 @@ static const struct {
 	{ "net.core.somaxconn",
 	  "the ceiling on any listen() backlog",
 	  "none: backlog = N is still capped by it" },
+	{ "net.ipv4.tcp_timestamps",
+	  "TCP timestamps (RFC 7323); with them PAWS drops a late segment of an earlier "
+	  "connection on the same four-tuple",
+	  "none to set; fin-then-reset, abort and abort-if-idle act only on connections that "
+	  "negotiated timestamps, and keep TIME_WAIT on the others" },
+	{ "net.ipv4.tcp_rfc1337",
+	  "1: a RST that reaches a TIME_WAIT socket does not end it early (RFC 1337); "
+	  "0 (the default): it does, so late duplicates can end TIME_WAIT before its time",
+	  "none; with 0, even the TIME_WAIT twshim keeps can be cut short by the network" },
 	{ "net.ipv4.tcp_syncookies",
 	  "answers SYN floods with cookies when the SYN queue is full",
 	  "none: machine-wide only" },
@@ -100,6 +110,41 @@ current(const char *name, char *buf, size_t size)
 	}
 }
 
+/* The ports of ip_local_port_range, or 0 when it cannot be read. */
+static unsigned
+system_port_count(void)
+{
+	char buf[64];
+	unsigned lo, hi;
+
+	read_one("net.ipv4.ip_local_port_range", buf, sizeof buf);
+	if (sscanf(buf, "%u %u", &lo, &hi) != 2 || hi < lo)
+		return 0;
+	return hi - lo + 1;
+}
+
+/*
+ * What the system range means for the reuse quarantine: under
+ * TW_REUSE_MIN_PORTS ports a close whose port the kernel picked keeps its
+ * TIME_WAIT; above, up to about (ports / 2) per quarantine it need not.
+ */
+static void
+describe_range(FILE *out, unsigned ports)
+{
+	if (ports == 0)
+		return;
+	if (ports < TW_REUSE_MIN_PORTS)
+		fprintf(out, "%u ports: fewer than %u, so a client's close keeps its TIME_WAIT "
+		    "whenever the kernel picked its port (it could come back within %d ms); "
+		    "local_ports outside the range gives relief\n", ports, TW_REUSE_MIN_PORTS,
+		    TW_REUSE_QUARANTINE_MS);
+	else
+		fprintf(out, "%u ports: a client's closes leave no TIME_WAIT while the process "
+		    "makes fewer than about %u new connections a second; faster, they keep it "
+		    "(a four-tuple must not come back within %d ms)\n", ports,
+		    ports / 2 * 1000 / TW_REUSE_QUARANTINE_MS, TW_REUSE_QUARANTINE_MS);
+}
+
 void
 print_sysctl_table(FILE *out)
 {
@@ -110,5 +155,23 @@ print_sysctl_table(FILE *out)
 		current(rows[i].name, now, sizeof now);
 		fprintf(out, "%s (%s)\n    %s\n    %s\n\n", rows[i].name, now, rows[i].does,
 		    rows[i].twshim);
+	}
+	fprintf(out, "ip_local_port_range here: ");
+	describe_range(out, system_port_count());
+}
+
+void
+warn_reuse_limits(void)
+{
+	char ts[16];
+	unsigned ports = system_port_count();
+
+	read_one("net.ipv4.tcp_timestamps", ts, sizeof ts);
+	if (strcmp(ts, "0") == 0)
+		fprintf(stderr, "twshim: net.ipv4.tcp_timestamps = 0: no connection negotiates "
+		    "timestamps, so fin-then-reset and abort keep every TIME_WAIT\n");
+	if (ports != 0 && ports < TW_REUSE_MIN_PORTS) {
+		fprintf(stderr, "twshim: ip_local_port_range has ");
+		describe_range(stderr, ports);
 	}
 }

@@ -330,8 +330,10 @@ main(int argc, char **argv)
 
 	if (prepare_environment(policy_path, policy_text, verbose, quiet, dry_run, preload) < 0)
 		return EXIT_USAGE;
-	if (!quiet)
+	if (!quiet) {
 		warn_if_unaffected(argv[i]);
+		warn_reuse_limits();
+	}
 	execvp(argv[i], &argv[i]);
 	fprintf(stderr, "twshim: cannot run %s: %s\n", argv[i], strerror(errno));
 	return errno == ENOENT ? 127 : 126;

@@ -25,6 +25,7 @@
 #include "fdtable.h"
 #include "real.h"
 #include "reaper.h"
+#include "reuse.h"
 #include "shim.h"
 #include "sockinfo.h"
 #include "strategy.h"
@@ -110,6 +111,7 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 	const struct policy_close *c = d->close;
 	struct policy_close own_fin;
 	const char *why;
+	bool too_soon;
 
 	if (d->refs > 0) {
 		/* Another descriptor in this process: the last close decides. */
@@ -117,6 +119,10 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 		tw_log(TW_LOG_DEBUG, "fd %d: close: normal: another descriptor holds the socket", fd);
 		return plain_close(fd, saved);
 	}
+	/* Judged on the closes before this one, which then joins them. */
+	too_soon = (tw_is_fin_then_reset(c->kind) || c->kind == CLOSE_ABORT ||
+	    c->kind == CLOSE_ABORT_IF_IDLE) && tw_reuse_too_soon(d);
+	tw_reuse_note_close(d);
 	if (own_linger(d, c->kind, &why)) {
 		tw_count(close_own_linger);
 		tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
@@ -127,6 +133,12 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 		own_fin = *c;
 		own_fin.fallback = CLOSE_NORMAL;
 		c = &own_fin;
+	}
+	if (too_soon) {
+		tw_count(close_reuse_too_soon);
+		tw_log(TW_LOG_INFO, "fd %d: close: normal: the four-tuple could come back "
+		    "within %d ms", fd, TW_REUSE_QUARANTINE_MS);
+		return plain_close(fd, saved);
 	}
 	if (tw_is_fin_then_reset(c->kind)) {
 		/*

@@ -65,6 +65,8 @@ struct tw_desc {
 	uint32_t refs;			/* descriptors in this process */
 	int32_t epfd;			/* with TW_D_POLLED: the epoll instance ... */
 	int32_t epoll_as;		/* ... and the descriptor registered in it */
+	uint16_t pool_port;		/* the local port the shim's pool gave it, or 0 */
+	uint16_t port_span;		/* ... else the ports the kernel picked from; 0: the system range */
 	uint16_t user_set;		/* POLICY_KEY_BITs the program set itself */
 	uint16_t forced;		/* POLICY_KEY_BITs the policy forces */
 	uint8_t family;

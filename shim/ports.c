@@ -44,6 +44,7 @@
 #include "fdtable.h"
 #include "ports.h"
 #include "real.h"
+#include "reuse.h"
 #include "shim.h"
 #include "sockinfo.h"
 #include "stats.h"
@@ -171,6 +172,41 @@ port_reserved(const struct sysports *sp, unsigned port)
 		if (port >= sp->reserved[i][0] && port <= sp->reserved[i][1])
 			return true;
 	return false;
+}
+
+unsigned
+tw_system_port_count(void)
+{
+	struct sysports local_copy;
+	const struct sysports *sp = system_ports(&local_copy);
+	unsigned n = sp->hi >= sp->lo ? sp->hi - sp->lo + 1 : 0;
+
+	for (unsigned i = 0; i < sp->nreserved; i++) {
+		unsigned lo = sp->reserved[i][0] > sp->lo ? sp->reserved[i][0] : sp->lo;
+		unsigned hi = sp->reserved[i][1] < sp->hi ? sp->reserved[i][1] : sp->hi;
+
+		if (lo <= hi && n > hi - lo)
+			n -= hi - lo + 1;
+	}
+	return n;
+}
+
+/*
+ * Where the socket on fd got its port, for the reuse quarantine: a port
+ * of the shim's pool, or the number of ports the kernel picked from.
+ */
+static void
+note_port_origin(int fd, unsigned pool_port, unsigned span)
+{
+	struct tw_desc *d;
+
+	if (fdt_enter_fast()) {
+		if ((d = fdt_find(fd)) != NULL) {
+			d->pool_port = (uint16_t)pool_port;
+			d->port_span = (uint16_t)(span > 65535 ? 65535 : span);
+		}
+		fdt_leave();
+	}
 }
 
 /* The address to bind: local_address (or any) with `port`, in fd's family. */
@@ -586,6 +622,10 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 			tw_count(port_retries);
 			continue;
 		}
+		if (tw_reuse_port_quarantined(port)) {
+			tw_count(port_quarantined);
+			continue;
+		}
 		local_sockaddr(family, o, port, &local, &llen);
 		(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		if (REAL(bind)(fd, (struct sockaddr *)&local, llen) < 0) {
@@ -608,8 +648,13 @@ connect_from_pool(int fd, int family, const struct sockaddr *sa, socklen_t len,
 		__atomic_fetch_add(&port_cursor, (i + 1) % span * stride % span, __ATOMIC_RELAXED);
 		rc = REAL(connect)(fd, sa, len);
 		if (rc == 0 || errno != EADDRNOTAVAIL) {
-			if (rc == 0 || errno == EINPROGRESS)
+			if (rc == 0 || errno == EINPROGRESS) {
+				int keep = errno;
+
 				tw_count(ports_allocated);
+				note_port_origin(fd, port, 0);
+				errno = keep;
+			}
 			tw_log(TW_LOG_DEBUG, "fd %d: local port %u for %s", fd, port,
 			    tw_addr_str(sa, addr, sizeof addr));
 			return rc;
@@ -749,6 +794,7 @@ ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
 						return -1;
 				}
 				tw_count(ports_allocated);
+				note_port_origin(fd, 0, o->port_hi - o->port_lo + 1);
 				return REAL(connect)(fd, sa, len);
 			}
 		}

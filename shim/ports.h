@@ -17,4 +17,7 @@
 int tw_ports_connect(int fd, const struct sockaddr *sa, socklen_t len,
     const struct policy_opts *o, bool prog_bound);
 
+/* Ports of ip_local_port_range less ip_local_reserved_ports (read once per process). */
+unsigned tw_system_port_count(void);
+
 #endif
