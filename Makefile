@@ -47,7 +47,7 @@ LAUNCHER_OBJ = $(call obj,o,$(LAUNCHER_SRC))
 HELPERS = $(patsubst tests/helpers/%.c,$(B)/helpers/%,$(HELPER_SRC))
 EXAMPLES = $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 
-HEADERS = $(wildcard policy/*.h shim/*.h shim/*.def)
+HEADERS = $(wildcard policy/*.h shim/*.h shim/*.def launcher/*.h)
 
 all: $(B)/libtwshim.so $(B)/twshim $(EXAMPLES)
 

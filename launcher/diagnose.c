@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "diagnose.h"
+#include "reuse.h"
 #include "launcher.h"
 
 /* TIME_WAIT lasts TCP_TIMEWAIT_LEN on Linux, whatever the sysctls say. */
@@ -410,23 +411,34 @@ describe_sysctls(struct diagnosis *d)
 		"both ends are loopback addresses (needs tcp_timestamps)",
 	};
 	static const char *const stamps[] = {
-		"off: no PAWS, and tcp_tw_reuse cannot act",
+		"off: no PAWS, tcp_tw_reuse cannot act, and twshim's close strategies keep "
+		"every TIME_WAIT",
 		"on, with a random offset per pair of addresses (PAWS guards a reused 4-tuple)",
 		"on, without the random offset",
 	};
 	int max_tw = read_int("tcp_max_tw_buckets", -1);
 	int rfc1337 = read_int("tcp_rfc1337", 0);
+	char reuse_note[160];
+	unsigned range;
 
 	sysctl_row(d, 0, "net.ipv4.tcp_tw_reuse", "%s",
 	    d->tw_reuse >= 0 && d->tw_reuse <= 2 ? reuse[d->tw_reuse] : "unknown value");
 	sysctl_row(d, 1, "net.ipv4.tcp_fin_timeout",
 	    "seconds an orphaned connection waits in FIN_WAIT_2; TIME_WAIT lasts %d s "
 	    "whatever it says", TIME_WAIT_SECONDS);
+	range = d->port_hi >= d->port_lo ? d->port_hi - d->port_lo + 1 : 0;
+	if (range < TW_REUSE_MIN_PORTS)
+		snprintf(reuse_note, sizeof reuse_note, "fewer than %u, so twshim keeps a "
+		    "client's TIME_WAIT when the kernel picks its port (it could come back within "
+		    "%d ms)", TW_REUSE_MIN_PORTS, TW_REUSE_QUARANTINE_MS);
+	else
+		snprintf(reuse_note, sizeof reuse_note, "twshim leaves no TIME_WAIT while a "
+		    "process makes fewer than about %u new connections a second",
+		    range / 2 * 1000 / TW_REUSE_QUARANTINE_MS);
 	sysctl_row(d, 2, "net.ipv4.ip_local_port_range",
 	    "%u ports for connect() to pick from, %u of them reserved, %u bound by "
-	    "listeners: %u usable per source address and destination",
-	    d->port_hi >= d->port_lo ? d->port_hi - d->port_lo + 1 : 0, d->reserved_in_range,
-	    d->listeners_in_range, d->usable_ports);
+	    "listeners: %u usable per source address and destination; %s",
+	    range, d->reserved_in_range, d->listeners_in_range, d->usable_ports, reuse_note);
 	sysctl_row(d, 3, "net.ipv4.ip_local_reserved_ports",
 	    "ports connect() never picks (bind() to them still works)");
 	sysctl_row(d, 4, "net.ipv4.tcp_max_tw_buckets",

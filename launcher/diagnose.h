@@ -55,7 +55,7 @@ struct server_group {
 struct sysctl_value {
 	const char *name;	/* net.ipv4.tcp_tw_reuse */
 	char value[128];	/* as /proc/sys has it, "-" if unreadable */
-	char meaning[256];
+	char meaning[384];
 };
 
 #define DIAG_NSYSCTLS 7
