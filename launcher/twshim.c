@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "launcher.h"
 #include "policy.h"
 
@@ -17,7 +18,9 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: twshim [-p POLICY | -e TEXT] [-v | -q] [--dry-run] [--] COMMAND [ARG...]\n"
-	    "       twshim --check POLICY | --check -e TEXT\n"
+	    "       twshim --cgroup [-p POLICY | -e TEXT] [-v | -q] -- COMMAND [ARG...]\n"
+	    "       twshim --cgroup=PATH [-p POLICY | -e TEXT] [-v | -q]\n"
+	    "       twshim --check [--cgroup] POLICY | --check [--cgroup] -e TEXT\n"
 	    "       twshim --explain POLICY|-e TEXT ROLE ADDR[:PORT] [PROGRAM]\n"
 	    "       twshim --sysctl\n"
 	    "       twshim --stats [--format text|json|prometheus] FILE...\n"
@@ -40,6 +43,10 @@ usage(FILE *out)
 	    "                accepted) at ADDR would get, each with the line that set it;\n"
 	    "                PROGRAM selects 'program =' sections; sections left out\n"
 	    "                (another program, no port given) are listed as skipped\n"
+	    "  --cgroup      the policy through the kernel (BPF), for every program of a\n"
+	    "                cgroup, Go and static ones included: a fresh cgroup for\n"
+	    "                COMMAND, or =PATH, an existing one, until SIGTERM; needs\n"
+	    "                CAP_BPF and CAP_NET_ADMIN; --check --cgroup: the keys it takes\n"
 	    "  --sysctl      the TCP sysctls twshim replaces, and their per-socket forms\n"
 	    "  --stats       sum TWSHIM_STATS files per program and in total;\n"
 	    "                --format json, or prometheus (node_exporter's textfile\n"
@@ -148,13 +155,17 @@ main(int argc, char **argv)
 	}
 	/* --check and --explain take POLICY, or -e TEXT in its place. */
 	if (strcmp(argv[1], "--check") == 0) {
-		int inline_text = argc > 2 && strcmp(argv[2], "-e") == 0;
+		int kernel = argc > 2 && strcmp(argv[2], "--cgroup") == 0;
+		int inline_text = argc > 2 + kernel && strcmp(argv[2 + kernel], "-e") == 0;
+		const char *path = inline_text ? NULL : argv[2 + kernel];
+		const char *text = inline_text ? argv[3 + kernel] : NULL;
 
-		if (argc != 3 + inline_text) {
-			fprintf(stderr, "usage: twshim --check POLICY | --check -e TEXT\n");
+		if (argc != 3 + kernel + inline_text) {
+			fprintf(stderr, "usage: twshim --check [--cgroup] POLICY | "
+			    "--check [--cgroup] -e TEXT\n");
 			return EXIT_USAGE;
 		}
-		return inline_text ? cmd_check(NULL, argv[3]) : cmd_check(argv[2], NULL);
+		return kernel ? cgroup_check(path, text) : cmd_check(path, text);
 	}
 	if (strcmp(argv[1], "--explain") == 0) {
 		int e = argc > 2 && strcmp(argv[2], "-e") == 0;
@@ -173,6 +184,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--stats") == 0)
 		return stats_main(argc - 2, argv + 2);
+	if (strncmp(argv[1], "--cgroup", 8) == 0 && (argv[1][8] == '\0' || argv[1][8] == '='))
+		return cgroup_main(argc - 1, argv + 1);
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
