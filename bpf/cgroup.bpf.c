@@ -240,7 +240,7 @@ bind_local(struct bpf_sock_addr *ctx, const struct twb_section *o, __u16 port)
 }
 
 /* Pool ports tried per connect() before it fails with EADDRNOTAVAIL. */
-#define POOL_TRIES	64
+#define POOL_TRIES	256
 
 static __always_inline int
 on_connect(struct bpf_sock_addr *ctx, __u8 family, __u32 a[4])
