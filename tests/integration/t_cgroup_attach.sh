@@ -34,7 +34,7 @@ attach
 "$BPFTOOL" cgroup show "$CG" >"$T/attached"
 cat "$T/attached"
 assert_eq "$(cg_ids "$T/attached" | wc -l)" 5 "five programs attached"
-"$SS" 7301 1000 10 >"$T/server" &
+"$SS" 7301 2000 10 >"$T/server" &
 _pids="$_pids $!"
 wait_listen 7301
 sh -c 'echo 0 >"$1/cgroup.procs" && exec "$2" 127.0.0.1 7301 300 10' sh "$CG" "$SC" >"$T/client"
@@ -70,6 +70,24 @@ done
 sh -c 'echo 0 >"$1/cgroup.procs" && exec "$2" 127.0.0.1 7301 5 10' sh "$CG" "$SC" >"$T/client5"
 assert_has "$T/client5" "client: 5 of 5" "after SIGKILL: the client"
 assert_eq "$(tw_count "dport = :7301")" 5 "after SIGKILL: TIME_WAIT as bare"
+
+# An agent that falls behind: stopped, with a one-page ring buffer, while
+# 300 connections close.  The events that found it full are counted as
+# lost; the sweep then finds those TIME_WAITs by their cookies.
+tw_before=$(tw_count "dport = :7301")
+TWSHIM_CGROUP_RINGBUF=4096 attach
+kill -STOP "$agent"
+sh -c 'echo 0 >"$1/cgroup.procs" && exec "$2" 127.0.0.1 7301 300 10' sh "$CG" "$SC" >"$T/client"
+assert_has "$T/client" "client: 300 of 300" "behind: the client"
+kill -CONT "$agent"
+sleep 0.3
+kill -TERM "$agent"
+wait "$agent"
+cat "$T/agent"
+assert_has "$T/agent" "300 TIME_WAIT destroyed" "behind: all destroyed in the end"
+grep -q " 0 events lost" "$T/agent" && fail "behind: no event was lost (the ring buffer held them all)"
+grep -q "(0 found by sweeps" "$T/agent" && fail "behind: the sweep found none"
+assert_eq "$(tw_count "dport = :7301")" "$tw_before" "behind: no TIME_WAIT left of these"
 
 # A program that moves into a network namespace of its own, inside the cgroup.
 attach
