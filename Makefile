@@ -225,9 +225,10 @@ $(B)/bench/reaperload: tests/bench/reaperload.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $<
 
-bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/tablemem \
+bench: deps all $(B)/helpers/go/gochurn $(B)/helpers/static/twserver $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/tablemem \
 	$(B)/bench/reaperload $(B)/bench/libtwshim-spin.so
 	@sh tests/bench/bench.sh $(B)
+	@sh tests/bench/cgroup-bench.sh $(B)
 
 # Debian packages the build, the tests, the demo and the benchmarks use.
 DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \

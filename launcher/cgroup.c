@@ -22,6 +22,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -52,6 +53,9 @@ ringbuf_bytes(void)
 		return (uint32_t)v;
 	return RINGBUF_BYTES;
 }
+
+/* How long the agent lets events gather while some are waiting anyway. */
+#define GATHER_NS	2000000
 
 static bool verbose_libbpf;
 
@@ -346,6 +350,12 @@ run_agent(struct backend *b, int sigfd, pid_t child)
 			}
 		}
 		agent_work(b->agent);
+		/*
+		 * While TIME_WAITs wait out their quarantine, nothing is lost by
+		 * letting events gather a moment: one wake-up drains many.
+		 */
+		if (agent_poll_timeout(b->agent) > 0)
+			nanosleep(&(struct timespec){ 0, GATHER_NS }, NULL);
 	}
 out:
 	close(ep);
