@@ -165,10 +165,41 @@ match(__u8 role, __u8 family, const __u32 a[4], __u16 port, __u32 want, struct t
 	return got;
 }
 
+/*
+ * An int for a helper to read or write, alone in its 8-byte stack slot: the
+ * verifier forgets what the compiler keeps in the other half of a slot a
+ * helper has touched (the program's return value, once).
+ */
+union slot {
+	int v;
+	__u64 whole;
+};
+
 static __always_inline void
 set_int(void *ctx, int level, int name, int value)
 {
-	bpf_setsockopt(ctx, level, name, &value, sizeof value);
+	union slot buf = { .whole = 0 };
+
+	buf.v = value;
+	bpf_setsockopt(ctx, level, name, &buf.v, sizeof buf.v);
+}
+
+/*
+ * The policy's value, unless the program already changed the option from
+ * the kernel's default (`dflt`): as in the library, the program's own
+ * setsockopt() wins over a key not written with "force" (which the kernel
+ * backend refuses).  Returns whether the policy's value is in place.
+ */
+static __always_inline bool
+set_unless_changed(void *ctx, int level, int name, int value, int dflt)
+{
+	union slot cur = { .whole = 0 };
+
+	cur.v = dflt;
+	if (bpf_getsockopt(ctx, level, name, &cur.v, sizeof cur.v) == 0 && cur.v != dflt)
+		return cur.v == value;
+	set_int(ctx, level, name, value);
+	return true;
 }
 
 /* ---- bind(): a listener's reuseaddr and reuseport ---- */
@@ -185,9 +216,9 @@ on_bind(struct bpf_sock_addr *ctx, __u8 family, __u32 a[4])
 	    TWB_KEY_REUSEADDR | TWB_KEY_REUSEPORT, &o))
 		return 1;
 	if (o.set & TWB_KEY_REUSEADDR)
-		set_int(ctx, SOL_SOCKET, SO_REUSEADDR, o.reuseaddr);
+		set_unless_changed(ctx, SOL_SOCKET, SO_REUSEADDR, o.reuseaddr, 0);
 	if (o.set & TWB_KEY_REUSEPORT)
-		set_int(ctx, SOL_SOCKET, SO_REUSEPORT, o.reuseport);
+		set_unless_changed(ctx, SOL_SOCKET, SO_REUSEPORT, o.reuseport, 0);
 	return 1;
 }
 
@@ -257,9 +288,9 @@ on_connect(struct bpf_sock_addr *ctx, __u8 family, __u32 a[4])
 		return 1;
 	/* A client's reuseaddr and reuseport matter to the bind that follows. */
 	if (o.set & TWB_KEY_REUSEADDR)
-		set_int(ctx, SOL_SOCKET, SO_REUSEADDR, o.reuseaddr);
+		set_unless_changed(ctx, SOL_SOCKET, SO_REUSEADDR, o.reuseaddr, 0);
 	if (o.set & TWB_KEY_REUSEPORT)
-		set_int(ctx, SOL_SOCKET, SO_REUSEPORT, o.reuseport);
+		set_unless_changed(ctx, SOL_SOCKET, SO_REUSEPORT, o.reuseport, 0);
 	if (!(o.set & (TWB_KEY_LOCAL_ADDRESS | TWB_KEY_LOCAL_PORTS)))
 		return 1;
 	/* An IPv4 socket cannot take an IPv6 source, nor a v4-mapped peer a v6 one. */
@@ -346,6 +377,7 @@ established(struct bpf_sock_ops *ctx, bool active)
 {
 	struct twb_section o = {};
 	struct bpf_sock *sk;
+	union slot on = { .whole = 0 };
 	__u32 a[4];
 	__u8 family;
 	__u8 *close;
@@ -376,7 +408,9 @@ established(struct bpf_sock_ops *ctx, bool active)
 			o.user_timeout_ms = from_listener.user_timeout_ms;
 		o.set |= from_listener.set;
 	}
-	if (o.set & TWB_KEY_KEEPALIVE) {
+	/* The timers only with our own keepalive: a program's own keeps its own. */
+	if ((o.set & TWB_KEY_KEEPALIVE) &&
+	    bpf_getsockopt(ctx, SOL_SOCKET, SO_KEEPALIVE, &on.v, sizeof on.v) == 0 && on.v == 0) {
 		set_int(ctx, SOL_SOCKET, SO_KEEPALIVE, o.keepalive);
 		if (o.keepalive && o.keep_idle_s)
 			set_int(ctx, SOL_TCP, TCP_KEEPIDLE, o.keep_idle_s);
@@ -386,9 +420,9 @@ established(struct bpf_sock_ops *ctx, bool active)
 			set_int(ctx, SOL_TCP, TCP_KEEPCNT, o.keep_cnt);
 	}
 	if (o.set & TWB_KEY_NODELAY)
-		set_int(ctx, SOL_TCP, TCP_NODELAY, o.nodelay);
+		set_unless_changed(ctx, SOL_TCP, TCP_NODELAY, o.nodelay, 0);
 	if (o.set & TWB_KEY_USER_TIMEOUT)
-		set_int(ctx, SOL_TCP, TCP_USER_TIMEOUT, o.user_timeout_ms);
+		set_unless_changed(ctx, SOL_TCP, TCP_USER_TIMEOUT, o.user_timeout_ms, 0);
 	if (!(o.set & TWB_KEY_CLOSE) || o.close == TWB_CLOSE_NORMAL)
 		return;
 	sk = ctx->sk;

@@ -67,6 +67,12 @@ $TW --cgroup -e '[client *];keepalive = 61s,11s,6;nodelay = yes;user_timeout = 7
 cat "$T/info" "$T/err"
 assert_has "$T/info" "keepalive 1 idle 61 intvl 11 cnt 6 nodelay 1 user_timeout 7000" \
     "keepalive, nodelay and user_timeout set at establishment"
+# What the program set itself before connect() stays, as in the library.
+$TW --cgroup -e '[client *];keepalive = 61s,11s,6;nodelay = no;close = normal' \
+    -- "$SC" 127.0.0.1 7201 info-own >"$T/own" 2>"$T/err"
+cat "$T/own"
+assert_has "$T/own" "keepalive 1 idle 100 intvl 75 cnt 9 nodelay 1 user_timeout 0" \
+    "the program's own options win"
 "$SC" 127.0.0.1 7201 info >"$T/bare_info"
 assert_has "$T/bare_info" "keepalive 0 idle 7200 intvl 75 cnt 9 nodelay 0 user_timeout 0" \
     "bare: the kernel's defaults"

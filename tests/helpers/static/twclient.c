@@ -5,9 +5,11 @@
  *	COUNT connections one after another: connect, send REQ bytes, read
  *	the answer to its end, close (first, so the TIME_WAIT is here).
  *	Prints "client: N of COUNT" and, at the first failure, its error.
- *   twclient ADDR PORT info
+ *   twclient ADDR PORT info | info-own
  *	one connection; prints the options it has once connected:
  *	"port P keepalive K idle I intvl V cnt C nodelay N user_timeout U".
+ *	info-own first sets its own: TCP_NODELAY 1, SO_KEEPALIVE 1 with
+ *	TCP_KEEPIDLE 100.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,7 +36,8 @@ int
 main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	bool info = argc > 3 && strcmp(argv[3], "info") == 0;
+	bool info = argc > 3 && strncmp(argv[3], "info", 4) == 0;
+	bool own = info && strcmp(argv[3], "info-own") == 0;
 	long count = info ? 1 : argc > 3 ? atol(argv[3]) : 1;
 	long req = argc > 4 ? atol(argv[4]) : 100;
 	char *buf;
@@ -51,6 +54,13 @@ main(int argc, char **argv)
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		ssize_t n;
 
+		if (own) {
+			int one = 1, idle = 100;
+
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+			setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+		}
 		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 			printf("client: %ld of %ld; connect #%ld: %s\n", done, count, i + 1,
 			    strerror(errno));
