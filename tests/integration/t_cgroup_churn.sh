@@ -35,10 +35,11 @@ for client in go static; do
 		$TW --cgroup -- $INSIDE "$SC" 127.0.0.1 $port $n 1000 >"$T/out" 2>"$T/err"
 	fi
 	rc=$?
-	wait "${_pids##* }"
-	cat "$T/out" "$T/err" "$T/server.$port" "$T/attached"
+	cat "$T/out" "$T/err"
 	assert_eq "$rc" 0 "$client client: the program's own exit status"
 	assert_has "$T/out" "client: $n of $n" "$client client: every connection completes"
+	wait "${_pids##* }"
+	cat "$T/server.$port" "$T/attached"
 	assert_has "$T/server.$port" "$n connections: $n every byte then EOF, 0 short, 0 reset" \
 	    "$client client: the peer reads every byte, then EOF"
 	assert_eq "$(tw_count)" 0 "$client client: no TIME_WAIT left"
