@@ -1,6 +1,6 @@
 # twshim --cgroup: a Go client and a static C client, which LD_PRELOAD
 # cannot reach, make 2000 connections each through 500 local ports with
-# tcp_tw_reuse=0.  Bare, the Go client fails at about the 501st; under the
+# tcp_tw_reuse=0 (the Go client over IPv6 too).  Bare, the Go client fails at about the 501st; under the
 # kernel backend all 2000 complete, the server reads every byte then EOF
 # each time, no TIME_WAIT is left, the peer is sent no RST, and nothing
 # stays loaded or attached afterwards.
@@ -12,11 +12,12 @@
 
 sysctl -qw net.ipv4.ip_local_port_range="40000 40499"
 sysctl -qw net.ipv4.tcp_tw_reuse=0
+sysctl -qw net.ipv6.conf.lo.disable_ipv6=0 2>/dev/null
 n=2000
 
-# serve PORT: a static server for n connections, its summary in $T/server.PORT.
+# serve PORT [v6]: a static server for n connections, its summary in $T/server.PORT.
 serve() {
-	"$SS" "$1" $n 1000 >"$T/server.$1" &
+	"$SS" "$1" $n 1000 ${2:-} >"$T/server.$1" &
 	_pids="$_pids $!"
 	wait_listen "$1"
 }
@@ -25,12 +26,17 @@ rsts() {
 	nstat -az TcpOutRsts | awk '/TcpOutRsts/ { print $2 }'
 }
 
-for client in go static; do
-	port=$([ $client = go ] && echo 7101 || echo 7102)
-	serve $port
+for client in go static go6; do
+	case $client in
+	go) port=7101; serve $port ;;
+	static) port=7102; serve $port ;;
+	go6) port=7104; serve $port v6 ;;
+	esac
 	rst0=$(rsts)
 	if [ $client = go ]; then
 		$TW --cgroup -- $INSIDE "$GO" 127.0.0.1:$port $n 1000 1 >"$T/out" 2>"$T/err"
+	elif [ $client = go6 ]; then
+		$TW --cgroup -- $INSIDE "$GO" "[::1]:$port" $n 1000 1 >"$T/out" 2>"$T/err"
 	else
 		$TW --cgroup -- $INSIDE "$SC" 127.0.0.1 $port $n 1000 >"$T/out" 2>"$T/err"
 	fi

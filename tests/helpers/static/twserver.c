@@ -2,11 +2,11 @@
  * twserver - a static server for the kernel backend's tests, which the
  * library cannot reach.
  *
- *   twserver PORT COUNT REQ [noreuse]
+ *   twserver PORT COUNT REQ [noreuse] [v6]
  *	accept COUNT connections; from each, read REQ bytes, answer "ok\n",
  *	then read on to EOF.  Prints one line: how many gave every byte then
  *	EOF, how many fell short, how many were reset.  Sets SO_REUSEADDR
- *	unless "noreuse".
+ *	unless "noreuse"; listens on ::1 with "v6", else on 127.0.0.1.
  *   twserver PORT once noreuse
  *	accept one connection, answer, close first (the TIME_WAIT is here).
  * A "listening" line on stdout says when to connect; bind errors exit 3.
@@ -68,8 +68,9 @@ int
 main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	bool once = argc > 2 && strcmp(argv[2], "once") == 0;
-	bool reuse = !(argc > 3 && strcmp(argv[argc - 1], "noreuse") == 0);
+	bool reuse = true, v6 = false;
 	long count = once ? 1 : argc > 2 ? atol(argv[2]) : 1;
 	pthread_t *threads;
 	int one = 1, lfd;
@@ -78,13 +79,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: twserver PORT COUNT REQ [noreuse] | PORT once noreuse\n");
 		return 2;
 	}
+	for (int i = 3; i < argc; i++) {
+		reuse &= strcmp(argv[i], "noreuse") != 0;
+		v6 |= strcmp(argv[i], "v6") == 0;
+	}
 	req_bytes = once ? 1 : argc > 3 ? atol(argv[3]) : 1;
-	sa.sin_port = htons((uint16_t)atoi(argv[1]));
+	sa.sin_port = sa6.sin6_port = htons((uint16_t)atoi(argv[1]));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	lfd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 	if (reuse)
 		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (v6 ? bind(lfd, (struct sockaddr *)&sa6, sizeof sa6) < 0 :
+	    bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		printf("bind: %s\n", strerror(errno));
 		return 3;
 	}
