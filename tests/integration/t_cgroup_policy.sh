@@ -5,7 +5,9 @@
 # CAP_NET_ADMIN it says what is missing and exits 126.  keepalive, nodelay
 # and user_timeout read back on a connected socket; local_ports is a
 # private pool; a static server without SO_REUSEADDR restarts over its
-# TIME_WAIT; a connection without timestamps keeps its TIME_WAIT.
+# TIME_WAIT; fin-then-reset skips a connection the peer sent nothing on
+# (unless always) and one without timestamps; a server closing first under
+# [accepted *] has its TIME_WAIT destroyed.
 . tests/integration/lib.sh
 . tests/integration/cgroup.sh
 
@@ -97,6 +99,25 @@ assert_has "$T/pool3" "client: 10 of 20; connect #11: Cannot assign requested ad
 assert_has "$T/pool3" "1 connects refused (local_ports full)" "counted"
 assert_eq "$(tw_count "sport >= :45010 and sport <= :45019")" 10 "close = normal keeps TIME_WAIT"
 
+# fin-then-reset acts only when the peer sent data; "always" drops that.
+silent() {
+	python3 -c 'import socket, time
+s = socket.create_connection(("127.0.0.1", 7201))
+time.sleep(0.05)
+s.close()
+time.sleep(0.05)'
+}
+tw0=$(tw_count "dport = :7201")
+$TW --cgroup -- sh -c "$(declare -f silent); silent" 2>"$T/silent"
+cat "$T/silent"
+assert_has "$T/silent" "1 no data from the peer" "no data from the peer: skipped"
+assert_eq "$(tw_count "dport = :7201")" $((tw0 + 1)) "no data from the peer: TIME_WAIT kept"
+$TW --cgroup -e '[client *];close = fin-then-reset always' -- sh -c "$(declare -f silent); silent" \
+    2>"$T/always"
+cat "$T/always"
+assert_has "$T/always" "1 TIME_WAIT destroyed" "always: destroyed without data"
+assert_eq "$(tw_count "dport = :7201")" $((tw0 + 1)) "always: no TIME_WAIT added"
+
 # No timestamps negotiated: PAWS cannot guard a reused four-tuple, so the
 # TIME_WAIT is kept.
 sysctl -qw net.ipv4.tcp_timestamps=0
@@ -131,4 +152,18 @@ to_eof
 wait $tw
 cat "$T/restart" "$T/restart_err"
 assert_has "$T/restart" "listening" "under --cgroup: reuseaddr lets it restart"
+
+# A server that closes first, under [accepted *] fin-then-reset: its TIME_WAIT goes.
+$TW --cgroup -e '[listener *];reuseaddr = yes;[accepted *];close = fin-then-reset' \
+    -- "$SS" 7203 once noreuse >"$T/first" 2>"$T/first_err" &
+tw=$!
+wait_listen 7203
+python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 7203))
+s.sendall(b"x\n")
+while s.recv(100): pass
+s.close()'
+wait $tw
+cat "$T/first" "$T/first_err"
+assert_has "$T/first_err" "1 TIME_WAIT destroyed" "server closing first: destroyed"
+assert_eq "$(tw_count "sport = :7203")" 0 "server closing first: no TIME_WAIT"
 echo "PASS"
