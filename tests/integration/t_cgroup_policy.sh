@@ -69,6 +69,19 @@ $TW --cgroup -e '[client *];keepalive = 61s,11s,6;nodelay = yes;user_timeout = 7
 cat "$T/info" "$T/err"
 assert_has "$T/info" "keepalive 1 idle 61 intvl 11 cnt 6 nodelay 1 user_timeout 7000" \
     "keepalive, nodelay and user_timeout set at establishment"
+# Each key from the first section that matches and sets it, as the library
+# decides: nodelay from the port's section, keepalive from the one after.
+"$SS" 7205 10 10 >/dev/null &
+_pids="$_pids $!"
+wait_listen 7205
+pol='[client *:7201];nodelay = no;[client 127.0.0.0/8];nodelay = yes;keepalive = 61s,11s,6;close = normal'
+$TW --cgroup -q -e "$pol" -- "$SC" 127.0.0.1 7201 info >"$T/first_port"
+$TW --cgroup -q -e "$pol" -- "$SC" 127.0.0.1 7205 info >"$T/other_port"
+cat "$T/first_port" "$T/other_port"
+assert_has "$T/first_port" "keepalive 1 idle 61 intvl 11 cnt 6 nodelay 0" "per key: the port's section first"
+assert_has "$T/other_port" "keepalive 1 idle 61 intvl 11 cnt 6 nodelay 1" "per key: another port"
+$TW --explain -e "$pol" client 127.0.0.1:7201 | grep -q 'nodelay = no' || fail "--explain disagrees"
+
 # What the program set itself before connect() stays, as in the library.
 $TW --cgroup -e '[client *];keepalive = 61s,11s,6;nodelay = no;close = normal' \
     -- "$SC" 127.0.0.1 7201 info-own >"$T/own" 2>"$T/err"
