@@ -11,7 +11,6 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include <bpf/bpf_core_read.h>
 
 #include "cgroup_abi.h"
 
@@ -67,13 +66,18 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
-/* The close decided at establishment, read back when the connection ends. */
+/* What establishment decided and saw, read back when the connection ends. */
+struct conn {
+	__u8 close;		/* TWB_CLOSE_* */
+	__u8 timestamps;	/* the handshake negotiated TCP timestamps */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u8);
-} closes SEC(".maps");
+	__type(value, struct conn);
+} conns SEC(".maps");
 
 static __always_inline void
 count(enum twb_counter c)
@@ -370,6 +374,25 @@ remote_addr(struct bpf_sock_ops *ctx, __u32 a[4])
 	}
 }
 
+/*
+ * Whether the handshake negotiated timestamps, so that PAWS guards the
+ * four-tuple: the segment that established the connection (the SYN-ACK a
+ * client received, the ACK a server did) carries the option only then.
+ * Read from the header, which needs no privilege beyond CAP_BPF, where
+ * the socket's own flag would need CAP_PERFMON.
+ */
+static __always_inline bool
+handshake_has_timestamps(struct bpf_sock_ops *ctx)
+{
+	union {
+		__u8 opt[12];
+		__u64 whole[2];
+	} buf = { .whole = { 0, 0 } };
+
+	buf.opt[0] = 8;		/* TCPOPT_TIMESTAMP */
+	return bpf_load_hdr_opt(ctx, buf.opt, sizeof buf.opt, 0) > 0;
+}
+
 #define CONNECTION_KEYS (TWB_KEY_KEEPALIVE | TWB_KEY_NODELAY | TWB_KEY_USER_TIMEOUT | TWB_KEY_CLOSE)
 
 static __always_inline void
@@ -378,9 +401,9 @@ established(struct bpf_sock_ops *ctx, bool active)
 	struct twb_section o = {};
 	struct bpf_sock *sk;
 	union slot on = { .whole = 0 };
+	struct conn *c;
 	__u32 a[4];
 	__u8 family;
-	__u8 *close;
 
 	if (active) {
 		remote_addr(ctx, a);
@@ -428,10 +451,11 @@ established(struct bpf_sock_ops *ctx, bool active)
 	sk = ctx->sk;
 	if (sk == NULL)
 		return;
-	close = bpf_sk_storage_get(&closes, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (close == NULL)
+	c = bpf_sk_storage_get(&conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (c == NULL)
 		return;
-	*close = o.close;
+	c->close = o.close;
+	c->timestamps = handshake_has_timestamps(ctx);
 	/*
 	 * The cookie is made now, so that the TIME_WAIT socket, which copies
 	 * it when it is created, carries the one the event will name.
@@ -441,14 +465,6 @@ established(struct bpf_sock_ops *ctx, bool active)
 	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
-/* Whether the connection negotiated timestamps, so that PAWS guards its four-tuple. */
-static __always_inline bool
-has_timestamps(struct bpf_sock *sk)
-{
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-
-	return tp != NULL && BPF_CORE_READ_BITFIELD(tp, rx_opt.tstamp_ok);
-}
 
 static __always_inline void
 closed(struct bpf_sock_ops *ctx, bool to_time_wait)
@@ -456,19 +472,19 @@ closed(struct bpf_sock_ops *ctx, bool to_time_wait)
 	struct bpf_sock *sk = ctx->sk;
 	struct twb_event *e;
 	__u64 cookie, now;
-	__u8 *close;
+	struct conn *c;
 
-	if (sk == NULL || (close = bpf_sk_storage_get(&closes, sk, 0, 0)) == NULL)
+	if (sk == NULL || (c = bpf_sk_storage_get(&conns, sk, 0, 0)) == NULL)
 		return;
 	__sync_fetch_and_add(&counters[TWB_OPEN], -1);
 	if (!to_time_wait)
 		return;
 	count(TWB_TIME_WAITS);
-	if (*close != TWB_CLOSE_ALWAYS && ctx->data_segs_in == 0) {
+	if (c->close != TWB_CLOSE_ALWAYS && ctx->data_segs_in == 0) {
 		count(TWB_SKIPPED_NO_DATA);
 		return;
 	}
-	if (!has_timestamps(sk)) {
+	if (!c->timestamps) {
 		count(TWB_SKIPPED_NO_TS);
 		return;
 	}

@@ -56,6 +56,15 @@ cat "$T/priv"
 assert_eq "$rc" 126 "unprivileged: exit 126"
 assert_has "$T/priv" "twshim: --cgroup needs CAP_BPF and CAP_NET_ADMIN" "unprivileged: what is missing"
 assert_eq "$(wc -l <"$T/priv")" 1 "unprivileged: one line"
+# Root without CAP_BPF: that one named.  CAP_BPF, CAP_NET_ADMIN and the
+# right to write to the cgroup (here CAP_DAC_OVERRIDE) are enough.
+setpriv --bounding-set -all,+net_admin,+dac_override --inh-caps -all $TW --cgroup -- true 2>"$T/nobpf"
+rc=$?
+assert_eq "$rc" 126 "without CAP_BPF: exit 126"
+assert_has "$T/nobpf" "twshim: --cgroup needs CAP_BPF (root, in practice)" "without CAP_BPF: named"
+setpriv --bounding-set -all,+bpf,+net_admin,+dac_override --inh-caps -all \
+    $TW --cgroup -q -- sh -c 'echo inside' >"$T/enough" 2>&1 || { cat "$T/enough"; fail "CAP_BPF and CAP_NET_ADMIN are enough"; }
+assert_has "$T/enough" "inside" "CAP_BPF and CAP_NET_ADMIN: the program runs"
 
 [ "${SANITIZER:-plain}" = asan ] && skip "the rest runs the kernel backend only, which does not use the library (plain run only)"
 
