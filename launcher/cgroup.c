@@ -343,7 +343,12 @@ run_agent(struct backend *b, int sigfd, pid_t child)
 				if (waitpid(child, &status, WNOHANG) == child)
 					goto out;
 			} else if (child > 0) {
-				kill(child, (int)si.ssi_signo);	/* passed on, as a shell would */
+				/*
+				 * Passed on when sent by kill(); one from the terminal
+				 * (SI_KERNEL) reached the program's process group already.
+				 */
+				if (si.ssi_code != SI_KERNEL)
+					kill(child, (int)si.ssi_signo);
 			} else if (si.ssi_signo != SIGCHLD) {
 				status = (int)si.ssi_signo;
 				goto out;
@@ -390,7 +395,7 @@ cgroup_run(const char *path, const struct policy *p, bool quiet, char **command)
 	struct backend b = { .cgroup_fd = -1 };
 	const char *missing = missing_privilege();
 	sigset_t sigs, old;
-	int sigfd, status, rc;
+	int sigfd = -1, status, rc;
 	pid_t child = 0;
 
 	if (*missing != '\0') {
@@ -462,12 +467,14 @@ cgroup_run(const char *path, const struct policy *p, bool quiet, char **command)
 		rc = 128 + WTERMSIG(status);
 out:
 	backend_detach(&b);
+	if (sigfd >= 0)
+		close(sigfd);
 	if (path == NULL) {
 		unsigned left = move_out(dir, parent);
 
 		if (left > 0 && !quiet)
-			fprintf(stderr, "twshim: %u process%s of the program outlived it and run on "
-			    "outside the policy\n", left, left == 1 ? "" : "es");
+			fprintf(stderr, "twshim: %u process%s of the program outlived it and run%s on "
+			    "outside the policy\n", left, left == 1 ? "" : "es", left == 1 ? "s" : "");
 		if (rmdir(dir) < 0 && !quiet)
 			fprintf(stderr, "twshim: cannot remove %s: %s\n", dir, strerror(errno));
 	}

@@ -106,4 +106,17 @@ assert_has "$T/inner_client" "client: 200 of 200" "another namespace: the client
 assert_has "$T/inner_server" "200 every byte then EOF" "another namespace: the server read it all"
 assert_eq "$(cat "$T/inner_tw")" 0 "another namespace: no TIME_WAIT left there"
 assert_has "$T/agent" "200 in other namespaces" "another namespace: counted"
+# The command form passes on a SIGTERM sent to it and exits as the program
+# did; a process that outlives the program is moved out, and the cgroup goes.
+$TW --cgroup -q -- $INSIDE sleep 30 &
+tw=$!
+for _i in $(seq 1 100); do [ -s "$T/attached.path" ] && break; sleep 0.05; done
+kill -TERM $tw
+wait $tw
+assert_eq "$?" 143 "SIGTERM passed on: the program's status"
+[ ! -d "$(cat "$T/attached.path")" ] || fail "SIGTERM: the cgroup was not removed"
+$TW --cgroup -- sh -c 'sleep 3 & exit 3' 2>"$T/outlived"
+assert_eq "$?" 3 "the program's exit status"
+cat "$T/outlived"
+assert_has "$T/outlived" "1 process of the program outlived it" "a process left behind: said"
 echo "PASS"
