@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: GPL-2.0
 /*
  * cgroup.bpf.c - the kernel backend of "twshim --cgroup": the policy for
  * the programs of one cgroup that LD_PRELOAD cannot reach (Go, static,
@@ -14,7 +13,12 @@
 
 #include "cgroup_abi.h"
 
-char LICENSE[] SEC("license") = "GPL";
+/*
+ * The project states no license yet (debian/copyright), so neither does
+ * this: the kernel then allows only helpers that are not GPL-only, and
+ * these programs use none.
+ */
+char LICENSE[] SEC("license") = "not-yet-stated";
 
 /* Not in vmlinux.h, which carries no macros. */
 #define AF_INET		2
