@@ -3,8 +3,8 @@
 # file, line and key of what the backend cannot honour, and --cgroup
 # refuses such a policy before running anything; without CAP_BPF and
 # CAP_NET_ADMIN it says what is missing and exits 126.  keepalive, nodelay
-# and user_timeout read back on a connected socket; local_ports is a
-# private pool; a static server without SO_REUSEADDR restarts over its
+# and user_timeout read back on a connected socket; local_address is the
+# source; local_ports is a private pool; a static server without SO_REUSEADDR restarts over its
 # TIME_WAIT; fin-then-reset skips a connection the peer sent nothing on
 # (unless always) and one without timestamps; a server closing first under
 # [accepted *] has its TIME_WAIT destroyed.
@@ -120,6 +120,12 @@ assert_has "$T/pool3" "client: 10 of 20; connect #11: Cannot assign requested ad
     "local_ports, close = normal: the pool runs out"
 assert_has "$T/pool3" "1 connects refused (local_ports full)" "counted"
 assert_eq "$(tw_count "sport >= :45010 and sport <= :45019")" 10 "close = normal keeps TIME_WAIT"
+
+# local_address: the source address, from connect().
+$TW --cgroup -q -e '[client *];local_address = 127.0.0.9;close = normal' \
+    -- "$SC" 127.0.0.1 7201 3 10 >"$T/source"
+assert_has "$T/source" "client: 3 of 3" "local_address: the client"
+assert_eq "$(ss -Htan state time-wait src 127.0.0.9 | wc -l)" 3 "local_address: connections from it"
 
 # fin-then-reset acts only when the peer sent data; "always" drops that.
 silent() {
