@@ -3,11 +3,13 @@
 # file, line and key of what the backend cannot honour, and --cgroup
 # refuses such a policy before running anything; without CAP_BPF and
 # CAP_NET_ADMIN it says what is missing and exits 126.  keepalive, nodelay
-# and user_timeout read back on a connected socket; local_address is the
-# source; local_ports is a private pool; a static server without SO_REUSEADDR restarts over its
-# TIME_WAIT; fin-then-reset skips a connection the peer sent nothing on
-# (unless always) and one without timestamps; a server closing first under
-# [accepted *] has its TIME_WAIT destroyed.
+# and user_timeout read back on a connected socket, each key from the
+# first section that sets it, the program's own options kept; local_address
+# is the source; local_ports is a private pool; a static server without
+# SO_REUSEADDR restarts over its TIME_WAIT; fin-then-reset skips a
+# connection the peer sent nothing on (unless always) and one without
+# timestamps; a server closing first under [accepted *] has its TIME_WAIT
+# destroyed.
 . tests/integration/lib.sh
 . tests/integration/cgroup.sh
 
