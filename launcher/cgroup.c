@@ -82,6 +82,16 @@ load_policy(const char *path, const char *text)
 	struct policy_diag diag;
 	struct policy *p;
 
+	/* Neither given: the environment's, as for the library, else the default. */
+	if (text == NULL && path == NULL) {
+		const char *env_text = getenv("TWSHIM_POLICY_TEXT");
+		const char *env_path = getenv("TWSHIM_POLICY");
+
+		if (env_text != NULL && *env_text != '\0')
+			text = env_text;
+		else if (env_path != NULL && *env_path != '\0')
+			path = env_path;
+	}
 	if (text != NULL)
 		p = policy_parse_string(text, strlen(text), "<inline>", true, &diag);
 	else if (path != NULL)

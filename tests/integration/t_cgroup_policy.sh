@@ -50,6 +50,11 @@ rc=$?
 assert_eq "$rc" 125 "--cgroup with such a policy: usage error"
 assert_has "$T/refused" "bad.conf:2: 'close = abort'" "--cgroup names the key"
 [ ! -e "$T/ran" ] || fail "--cgroup ran the program with a policy it cannot honour"
+# So is one from the environment.
+TWSHIM_POLICY="$T/bad.conf" $TW --cgroup -- touch "$T/ran" 2>"$T/refused_env"
+assert_eq "$?" 125 "--cgroup with TWSHIM_POLICY: usage error"
+assert_has "$T/refused_env" "bad.conf:11: 'close = linger" "--cgroup reads TWSHIM_POLICY"
+[ ! -e "$T/ran" ] || fail "--cgroup ran the program with the environment's policy it cannot honour"
 
 # Privilege: a user without CAP_BPF and CAP_NET_ADMIN is told, exit 126.
 setpriv --reuid=65534 --regid=65534 --clear-groups $TW --cgroup -- true 2>"$T/priv"
