@@ -504,6 +504,7 @@ closed(struct bpf_sock_ops *ctx, bool to_time_wait)
 	e->netns = bpf_get_netns_cookie(ctx);
 	e->when_ns = now;
 	e->family = sock_family(ctx);
+	e->swept = 0;
 	local_addr(ctx, e->src);
 	remote_addr(ctx, e->dst);
 	e->sport = (__u16)ctx->local_port;

@@ -68,7 +68,8 @@ struct twb_event {
 	__u32 src[4], dst[4];	/* network order; IPv4 in word 0 */
 	__u16 sport, dport;	/* host order */
 	__u8 family;		/* 4 or 6 */
-	__u8 pad[7];
+	__u8 swept;		/* 0 from the program; 1: found by the launcher's sweep */
+	__u8 pad[6];
 };
 
 /* The counters in the program's .bss, read in place by the launcher. */

@@ -316,7 +316,7 @@ sweep_family(struct agent *a, int family)
 			memcpy(e.src, m->id.idiag_src, sizeof e.src);
 			memcpy(e.dst, m->id.idiag_dst, sizeof e.dst);
 			e.netns = a->own_netns;
-			e.pad[0] = 1;	/* found by the sweep */
+			e.swept = 1;
 			push(a, &e);
 		}
 	}
@@ -333,7 +333,7 @@ destroy_due(struct agent *a, uint64_t now)
 
 		if (e->when_ns + quarantine > now)
 			break;
-		destroy(a, e, e->pad[0] != 0);
+		destroy(a, e, e->swept != 0);
 		a->head = (a->head + 1) % a->cap;
 		a->len--;
 	}
