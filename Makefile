@@ -75,8 +75,33 @@ $(B)/libdir.stamp: FORCE
 
 $(B)/o/launcher/env.o: $(B)/libdir.stamp
 
+# ---- the kernel backend (twshim --cgroup): only the launcher links libbpf ----
+
+BPFTOOL ?= $(shell PATH="$$PATH:/usr/sbin:/sbin" command -v bpftool)
+BPF_CLANG ?= clang
+BPF_ARCH = $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
+	-e 's/s390x/s390/' -e 's/riscv64/riscv/')
+
+# The kernel's types, from the running kernel's BTF.
+$(B)/bpf/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(B)/bpf/cgroup.bpf.o: bpf/cgroup.bpf.c bpf/cgroup_abi.h $(B)/bpf/vmlinux.h
+	$(BPF_CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall $(WERROR) \
+		-I$(B)/bpf -Ibpf -c $< -o $@.full
+	$(BPFTOOL) gen object $@ $@.full
+
+$(B)/bpf/cgroup.skel.h: $(B)/bpf/cgroup.bpf.o
+	$(BPFTOOL) gen skeleton $< name cgroup_bpf > $@.tmp && mv $@.tmp $@
+
+CGROUP_HEADERS = bpf/cgroup_abi.h launcher/cgroup.h
+$(LAUNCHER_OBJ): TW_LATE_CFLAGS = -Ibpf -I$(B)/bpf
+$(LAUNCHER_OBJ): $(CGROUP_HEADERS) launcher/launcher.h
+$(B)/o/launcher/cgroup.o: $(B)/bpf/cgroup.skel.h
+
 $(B)/twshim: $(LAUNCHER_OBJ) $(POLICY_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $(LAUNCHER_OBJ) $(POLICY_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(LAUNCHER_OBJ) $(POLICY_OBJ) -lbpf
 
 $(B)/examples/%: examples/%.c
 	@mkdir -p $(@D)
@@ -137,7 +162,21 @@ $(B)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRC) $(HEADERS)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Ipolicy -fsanitize=fuzzer,address,undefined \
 		tests/fuzz/fuzz_policy.c $(POLICY_SRC) -o $@
 
-test-build: all $(B)/unit_tests $(HELPERS) $(HELPER_LIBS) $(B)/asan/libtwshim.so $(B)/tsan/stress $(B)/stress
+# The kernel backend's test clients: a Go one and a static C one, which
+# LD_PRELOAD cannot reach.
+STATIC_HELPERS = $(patsubst tests/helpers/static/%.c,$(B)/helpers/static/%,\
+	$(wildcard tests/helpers/static/*.c))
+$(B)/helpers/static/%: tests/helpers/static/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -static -o $@ $<
+
+GO_HELPERS = $(patsubst tests/helpers/go/%.go,$(B)/helpers/go/%,$(wildcard tests/helpers/go/*.go))
+$(B)/helpers/go/%: tests/helpers/go/%.go
+	@mkdir -p $(@D) $(B)/gocache
+	GOCACHE=$(abspath $(B))/gocache GOPATH=$(abspath $(B))/gopath GO111MODULE=off \
+		go build -o $@ $<
+
+test-build: all $(STATIC_HELPERS) $(GO_HELPERS) $(B)/unit_tests $(HELPERS) $(HELPER_LIBS) $(B)/asan/libtwshim.so $(B)/tsan/stress $(B)/stress
 
 FUZZ_SECONDS ?= 600
 
@@ -186,15 +225,18 @@ $(B)/bench/reaperload: tests/bench/reaperload.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $<
 
-bench: deps all $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/tablemem \
+bench: deps all $(B)/helpers/go/gochurn $(B)/helpers/static/twserver $(B)/bench/benchops $(B)/bench/legacy_client_native $(B)/bench/tablemem \
 	$(B)/bench/reaperload $(B)/bench/libtwshim-spin.so
 	@sh tests/bench/bench.sh $(B)
+	@sh tests/bench/cgroup-bench.sh $(B)
 
 # Debian packages the build, the tests, the demo and the benchmarks use.
 DEBS = build-essential clang libclang-rt-14-dev uthash-dev libcriterion-dev \
 	valgrind iproute2 socat netcat-openbsd curl python3 strace libcap2-bin \
 	util-linux procps libsocket-wrapper libkeepalive0 libjemalloc2 \
 	debhelper dpkg-dev fakeroot lintian python3-prometheus-client
+# twshim --cgroup: the BPF object, its skeleton, libbpf; Go for a test client.
+DEBS += bpftool libbpf-dev libelf-dev zlib1g-dev linux-libc-dev golang-go
 # The example policies' test runs them under real servers and clients.
 DEBS += nginx redis-server redis-tools
 # systemd-analyze, for the drop-in twshim --systemd writes (t_systemd).

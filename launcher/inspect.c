@@ -247,6 +247,7 @@ warn_if_unaffected(const char *command)
 		close(fd);
 	}
 	if (why != NULL)
-		fprintf(stderr, "twshim: warning: %s %s; it will run unchanged (-q hides this)\n",
-		    path, why);
+		fprintf(stderr, "twshim: warning: %s %s; it will run unchanged%s (-q hides this)\n",
+		    path, why, strstr(why, "static") != NULL || strstr(why, "Go ") != NULL ?
+		    " (twshim --cgroup reaches it, through the kernel)" : "");
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "launcher.h"
 #include "policy.h"
 
@@ -17,7 +18,9 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: twshim [-p POLICY | -e TEXT] [-v | -q] [--dry-run] [--] COMMAND [ARG...]\n"
-	    "       twshim --check POLICY... | --check -e TEXT\n"
+	    "       twshim --cgroup [-p POLICY | -e TEXT] [-v | -q] -- COMMAND [ARG...]\n"
+	    "       twshim --cgroup=PATH [-p POLICY | -e TEXT] [-v | -q]\n"
+	    "       twshim --check [--cgroup] POLICY... | --check [--cgroup] -e TEXT\n"
 	    "       twshim --explain [POLICY|-e TEXT] ROLE ADDR[:PORT] [PROGRAM]\n"
 	    "       twshim --sysctl\n"
 	    "       twshim --stats [--format text|json|prometheus] FILE...\n"
@@ -45,6 +48,10 @@ usage(FILE *out)
 	    "                a path or a script) selects 'program =' sections by the name\n"
 	    "                the library will match; sections left out (another program,\n"
 	    "                no port given) are listed as skipped\n"
+	    "  --cgroup      the policy through the kernel (BPF), for every program of a\n"
+	    "                cgroup, Go and static ones included: a fresh cgroup for\n"
+	    "                COMMAND, or =PATH, an existing one, until SIGTERM; needs\n"
+	    "                CAP_BPF and CAP_NET_ADMIN; --check --cgroup: the keys it takes\n"
 	    "  --sysctl      the TCP sysctls twshim replaces, and their per-socket forms\n"
 	    "  --stats       sum TWSHIM_STATS files per program and in total;\n"
 	    "                --format json, or prometheus (node_exporter's textfile\n"
@@ -206,16 +213,20 @@ main(int argc, char **argv)
 	}
 	/* --check and --explain take POLICY, or -e TEXT in its place. */
 	if (strcmp(argv[1], "--check") == 0) {
-		int inline_text = argc > 2 && strcmp(argv[2], "-e") == 0, failed = 0;
+		int kernel = argc > 2 && strcmp(argv[2], "--cgroup") == 0;
+		int inline_text = argc > 2 + kernel && strcmp(argv[2 + kernel], "-e") == 0;
+		int failed = 0;
 
-		if (argc < 3 || (inline_text && argc != 4)) {
-			fprintf(stderr, "usage: twshim --check POLICY... | --check -e TEXT\n");
+		if (argc < 3 + kernel || (inline_text && argc != 4 + kernel)) {
+			fprintf(stderr, "usage: twshim --check [--cgroup] POLICY... | "
+			    "--check [--cgroup] -e TEXT\n");
 			return EXIT_USAGE;
 		}
 		if (inline_text)
-			return cmd_check(NULL, argv[3]);
-		for (i = 2; i < argc; i++)
-			failed |= cmd_check(argv[i], NULL);
+			return kernel ? cgroup_check(NULL, argv[3 + kernel]) :
+			    cmd_check(NULL, argv[3 + kernel]);
+		for (i = 2 + kernel; i < argc; i++)
+			failed |= kernel ? cgroup_check(argv[i], NULL) : cmd_check(argv[i], NULL);
 		return failed;
 	}
 	if (strcmp(argv[1], "--explain") == 0) {
@@ -244,6 +255,8 @@ main(int argc, char **argv)
 		return diagnose_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "--systemd") == 0)
 		return systemd_main(argc - 2, argv + 2);
+	if (strncmp(argv[1], "--cgroup", 8) == 0 && (argv[1][8] == '\0' || argv[1][8] == '='))
+		return cgroup_main(argc - 1, argv + 1);
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];

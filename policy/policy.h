@@ -243,4 +243,25 @@ void policy_explain(const struct policy *p, enum policy_role role,
 /* Print the policy back as text (sections in order), for "twshim -v". */
 void policy_dump(const struct policy *p, FILE *out);
 
+/*
+ * The sections in file order, for a consumer that compiles the policy into
+ * another form (the kernel backend) and applies policy_match()'s rule, the
+ * first matching section for each key, itself.
+ */
+struct policy_section_info {
+	enum policy_role role;
+	int family;			/* 0: any address, AF_INET or AF_INET6 */
+	unsigned char addr[16];		/* network order, masked to plen bits */
+	unsigned plen;
+	bool has_port;
+	uint16_t port_lo, port_hi;
+	unsigned program_line;		/* line of its "program =", 0 when none */
+	unsigned line;			/* line of the section header */
+	const struct policy_opts *opts;	/* point into the policy */
+	const struct policy_close *close;
+};
+
+size_t policy_section_count(const struct policy *p);
+void policy_section_get(const struct policy *p, size_t i, struct policy_section_info *out);
+
 #endif

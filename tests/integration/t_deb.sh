@@ -33,7 +33,11 @@ assert_eq "$(ls "$R/usr/share/doc/twshim/examples" | wc -l)" "$n_examples" "ever
 assert_eq "$(cd "$R" && ls)" usr "only /usr"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-case "$depends" in libc6\ \(\>=*) ;; *) fail "Depends not computed from the binaries: $depends" ;; esac
+case "$depends" in *libc6\ \(\>=*) ;; *) fail "Depends not computed from the binaries: $depends" ;; esac
+# The launcher's kernel backend (--cgroup) needs libbpf; the library must not.
+case "$depends" in *libbpf1*) ;; *) fail "Depends lacks libbpf1, which the launcher links: $depends" ;; esac
+objdump -p "$R/${ML#/}/libtwshim.so" | grep NEEDED >"$T/needed"
+assert_lacks "$T/needed" "libbpf" "libtwshim.so does not link libbpf"
 head -n 1 "$R/usr/share/doc/twshim/copyright" | grep -q copyright-format/1.0 ||
 	fail "copyright is not in the machine-readable format"
 grep -qaF "$ML" "$R/usr/bin/twshim" || fail "the launcher does not have $ML built in"
