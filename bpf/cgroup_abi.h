@@ -7,14 +7,6 @@
 #ifndef TWSHIM_CGROUP_ABI_H
 #define TWSHIM_CGROUP_ABI_H
 
-/*
- * How long a TIME_WAIT is kept before it is destroyed: the reuse
- * quarantine.  A four-tuple freed sooner could be reused while a segment
- * of the old connection is still in flight and PAWS might not tell them
- * apart.  The one place this figure is set for the kernel backend.
- */
-#define TW_QUARANTINE_MS	10
-
 /* Sections of a policy the kernel backend takes (file order, first wins per key). */
 #define TWB_MAX_SECTIONS	64
 

@@ -29,6 +29,7 @@
 #include <bpf/libbpf.h>
 
 #include "cgroup.h"
+#include "reuse.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -326,7 +327,7 @@ sweep_family(struct agent *a, int family)
 static void
 destroy_due(struct agent *a, uint64_t now)
 {
-	uint64_t quarantine = (uint64_t)TW_QUARANTINE_MS * 1000000u;
+	uint64_t quarantine = (uint64_t)TW_REUSE_QUARANTINE_MS * 1000000u;
 
 	while (a->len > 0) {
 		const struct twb_event *e = &a->q[a->head];
@@ -364,7 +365,7 @@ agent_poll_timeout(struct agent *a)
 
 	if (a->len == 0)
 		return -1;
-	due = a->q[a->head].when_ns + (uint64_t)TW_QUARANTINE_MS * 1000000u;
+	due = a->q[a->head].when_ns + (uint64_t)TW_REUSE_QUARANTINE_MS * 1000000u;
 	return due <= now ? 0 : (int)((due - now + 999999) / 1000000);
 }
 
@@ -374,7 +375,7 @@ agent_poll_timeout(struct agent *a)
 void
 agent_flush(struct agent *a)
 {
-	uint64_t quarantine = (uint64_t)TW_QUARANTINE_MS * 1000000u;
+	uint64_t quarantine = (uint64_t)TW_REUSE_QUARANTINE_MS * 1000000u;
 	uint64_t give_up = now_ns() + (uint64_t)FLUSH_WAIT_MS * 1000000u;
 
 	/* Closed by the exit, but waiting on the peer's FIN: a moment more. */
