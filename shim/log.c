@@ -116,7 +116,7 @@ tw_log_announces(void)
 static const char *const known_variables[] = {
 	"TWSHIM_POLICY", "TWSHIM_POLICY_TEXT", "TWSHIM_LOG", "TWSHIM_LOG_FILE",
 	"TWSHIM_LOG_STDERR_FILE", "TWSHIM_STATS", "TWSHIM_STATS_SIGNAL", "TWSHIM_DRY_RUN",
-	"TWSHIM_ROOT_PID",
+	"TWSHIM_ROOT_PID", "TWSHIM_CGROUP_RINGBUF",
 };
 static const char *const switches[] = {
 	"TWSHIM_LOG_STDERR_FILE", "TWSHIM_STATS_SIGNAL", "TWSHIM_DRY_RUN",
