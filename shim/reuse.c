@@ -27,9 +27,10 @@
  *   IP_LOCAL_PORT_RANGE): it hands out a destination's ports in turn,
  *   one parity first, so a port comes back after about half the range's
  *   other connects.  The shim cannot steer it, so it predicts: when the
- *   range is so small, or this process's last closes came so fast, that
- *   the port could come back within the quarantine, the close keeps its
- *   TIME_WAIT (closer.c).  Other processes' connects are not counted.
+ *   range is so small, or this process closed so many connections in the
+ *   last quarantine, that as many again would bring the port back within
+ *   one, the close keeps its TIME_WAIT (closer.c).  Other processes'
+ *   connects are not counted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,10 +59,47 @@ now_ns(void)
 
 /* ---- the kernel's pick: this process's recent client closes ---- */
 
-#define RECENT	64
+/*
+ * Closes counted per quarantine-long window of the monotonic clock: the
+ * current window's and the one before, whose share of the last
+ * quarantine is the part not yet covered by the current one.  Updated
+ * without a lock; a close lost to a race only makes the count a little
+ * low, in a count that must reach half the range to matter.
+ */
+#define WINDOW_NS	((uint64_t)TW_REUSE_QUARANTINE_MS * NSEC_PER_MS)
 
-static uint64_t recent_ns[RECENT];
-static unsigned recent_head;	/* closes noted so far; the next slot is head % RECENT */
+static uint64_t window_id;
+static unsigned window_closes, previous_closes;
+
+static void
+count_close(uint64_t now)
+{
+	uint64_t w = now / WINDOW_NS, old = __atomic_load_n(&window_id, __ATOMIC_RELAXED);
+
+	if (w != old && __atomic_compare_exchange_n(&window_id, &old, w, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		unsigned last = __atomic_exchange_n(&window_closes, 0, __ATOMIC_RELAXED);
+
+		__atomic_store_n(&previous_closes, w == old + 1 ? last : 0, __ATOMIC_RELAXED);
+	}
+	__atomic_fetch_add(&window_closes, 1, __ATOMIC_RELAXED);
+}
+
+/* About how many client closes this process made in the last quarantine. */
+static unsigned
+closes_lately(uint64_t now)
+{
+	uint64_t w = now / WINDOW_NS, id = __atomic_load_n(&window_id, __ATOMIC_RELAXED);
+	uint64_t into = now % WINDOW_NS;
+	unsigned cur = __atomic_load_n(&window_closes, __ATOMIC_RELAXED);
+	unsigned prev = __atomic_load_n(&previous_closes, __ATOMIC_RELAXED);
+
+	if (id == w)
+		return cur + (unsigned)(prev * (WINDOW_NS - into) / WINDOW_NS);
+	if (id + 1 == w)
+		return (unsigned)(cur * (WINDOW_NS - into) / WINDOW_NS);
+	return 0;
+}
 
 /*
  * How many other connects the kernel makes before it hands a port of
@@ -78,8 +116,7 @@ reuse_distance(const struct tw_desc *d)
 bool
 tw_reuse_too_soon(const struct tw_desc *d)
 {
-	unsigned head, need, k;
-	uint64_t then;
+	unsigned need;
 
 	if (d->role != TW_ROLE_CLIENT || d->pool_port != 0)
 		return false;
@@ -87,13 +124,8 @@ tw_reuse_too_soon(const struct tw_desc *d)
 	need = reuse_distance(d);
 	if (need < TW_REUSE_QUARANTINE_MS * TW_REUSE_ASSUMED_PER_MS)
 		return true;
-	/* The last k closes took (now - then): `need` more at that pace, within the quarantine? */
-	head = __atomic_load_n(&recent_head, __ATOMIC_RELAXED);
-	k = head < RECENT ? head : RECENT;
-	if (k == 0)
-		return false;
-	then = __atomic_load_n(&recent_ns[(head - k) % RECENT], __ATOMIC_RELAXED);
-	return (now_ns() - then) * need < (uint64_t)TW_REUSE_QUARANTINE_MS * NSEC_PER_MS * k;
+	/* As many closes again in the next quarantine would bring this port back. */
+	return closes_lately(now_ns()) >= need;
 }
 
 /* ---- the shim's pool: each port's last close ---- */
@@ -180,8 +212,7 @@ tw_reuse_note_close(const struct tw_desc *d)
 		return;
 	now = now_ns();
 	ms = (uint32_t)(now / NSEC_PER_MS);
-	__atomic_store_n(&recent_ns[__atomic_fetch_add(&recent_head, 1, __ATOMIC_RELAXED) % RECENT],
-	    now, __ATOMIC_RELAXED);
+	count_close(now);
 	if (d->pool_port != 0 && (t = freed_table()) != NULL)
 		__atomic_store_n(&t[d->pool_port], ms != 0 ? ms : 1, __ATOMIC_RELAXED);
 }
