@@ -34,9 +34,18 @@ title() {
 	esac
 }
 
-# field KEY FILE: a KEY=VALUE from a closematrix result line.
-field() {
-	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" "$2"
+# fields FILE: the KEY=VALUE pairs of a closematrix result line as the
+# entries of F.  Read by the shell itself: a sed for each field of each
+# cell (nearly 800 of them) cost seconds of CPU.
+declare -A F
+fields() {
+	local kv line=""
+
+	F=()
+	read -r line <"$1" || true
+	for kv in $line; do
+		F[${kv%%=*}]=${kv#*=}
+	done
 }
 
 IFS=';'
@@ -95,14 +104,11 @@ tw_at() {
 # pattern, how the peer's read ended, bytes lost (0/1), a reset after its
 # EOF, its late write, a late EOF (0/1), TIME_WAIT, the text for the table.
 cell() {
-	sent=$(field sent "$T/us.$1")
-	outq=$(field outq "$T/us.$1")
-	close_ns=$(field close_ns "$T/us.$1")
-	got=$(field got "$T/peer.$1")
-	end=$(field end "$T/peer.$1")
-	after=$(field reset_after "$T/peer.$1")
-	wrote=$(field late_write "$T/peer.$1")
-	eof_ns=$(field eof_ns "$T/peer.$1")
+	fields "$T/us.$1"
+	sent=${F[sent]-} outq=${F[outq]-} close_ns=${F[close_ns]-}
+	fields "$T/peer.$1"
+	got=${F[got]-} end=${F[end]-} after=${F[reset_after]-} wrote=${F[late_write]-}
+	eof_ns=${F[eof_ns]-}
 	if [ "$2" = slowpeer ] && [ "$outq" -le 0 ]; then
 		fail "$3, slowpeer: nothing was unacknowledged at close (outq $outq)"
 	fi
