@@ -3,7 +3,8 @@
  * usage pattern, played by two processes.  "us" runs under the library and
  * closes the way the pattern says; "peer" runs bare and reports what its
  * application saw: how many bytes, how its read ended, whether a reset came
- * after the EOF, what a late write returned.
+ * after the EOF, what a late write returned, what its shutdown() and a read
+ * after it returned, what its first poll() after our close reported.
  *
  *	closematrix us PATTERN PORT RESULT DONE
  *	closematrix peer PATTERN PORT RESULT US_RESULT
@@ -39,6 +40,11 @@ enum { REQ = 100, RESP = 10000, UPLOAD = 100000, BANNER = 20, SLOW = 200000,
  * on loopback), so a reset that ACK provokes has surely arrived. */
 enum { SETTLE_MS = 300, SLOW_READER_MS = 300, GIVE_UP_MS = 100,
        PEER_CLOSES_AFTER_MS = 50, IO_TIMEOUT_S = 10 };
+
+/* How long after our close a busy peer first polls: well past its delayed
+ * ACK of our FIN (40 ms on loopback) and past peer-first's 200 ms, so that
+ * whatever our close provokes has arrived, whichever strategy. */
+enum { BUSY_PEER_MS = 400 };
 
 static const char *pattern;
 static FILE *result;
@@ -220,7 +226,7 @@ us(int port, const char *done)
 		return 0;
 	}
 	fd = connect_retrying(port);
-	if (is("rr") || is("peerclose") || is("peerlater")) {
+	if (is("rr") || is("peerclose") || is("peerlater") || is("peershut")) {
 		us_send(fd, REQ);
 		read_exact(fd, RESP);
 	} else if (is("upload")) {
@@ -245,6 +251,9 @@ us(int port, const char *done)
 		us_send(fd, REQ);
 		if (poll(&p, 1, GIVE_UP_MS) != 0)
 			die("closematrix: writelate: the answer came early");
+	} else if (is("peerpoll")) {
+		read_exact(fd, 3);
+		us_send(fd, RESP);
 	} else if (is("slowpeer")) {
 		/* A send buffer that takes the whole upload without blocking,
 		 * against a small receive window: most of it is still
@@ -275,25 +284,49 @@ us(int port, const char *done)
 
 static long long got, eof_ns;
 static const char *end = "-", *reset_after = "-", *late_write = "-";
+static const char *shut = "-", *linger_end = "-";
+static char first_poll[32] = "-";
+
+/* Read until EOF or an error; how it ended. */
+static const char *
+drain(int fd)
+{
+	char buf[65536];
+	ssize_t r;
+
+	while ((r = read(fd, buf, sizeof buf)) > 0)
+		got += r;
+	return r == 0 ? "EOF" : outcome(-1, errno);
+}
 
 /* Read until EOF or an error, as a peer reading a request or an upload to
  * its end does. */
 static void
 read_to_end(int fd)
 {
-	char buf[65536];
+	end = drain(fd);
+	eof_ns = now_ns();
+}
 
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
+/* What poll() reports for a reader that asks only for POLLIN, as a plain
+ * event loop does (POLLERR and POLLHUP come unasked): "IN+ERR+HUP". */
+static void
+note_first_poll(int fd)
+{
+	static const struct { short bit; const char *name; } names[] = {
+		{ POLLIN, "IN" }, { POLLERR, "ERR" }, { POLLHUP, "HUP" },
+	};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t at = 0;
 
-		if (r > 0) {
-			got += r;
-			continue;
-		}
-		eof_ns = now_ns();
-		end = r == 0 ? "EOF" : outcome(-1, errno);
-		return;
-	}
+	if (poll(&p, 1, IO_TIMEOUT_S * 1000) <= 0)
+		die("closematrix: %s: nothing to poll", pattern);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (p.revents & names[i].bit)
+			at += (size_t)snprintf(first_poll + at, sizeof first_poll - at, "%s%s",
+			    at ? "+" : "", names[i].name);
+	if (at == 0)
+		snprintf(first_poll, sizeof first_poll, "other");
 }
 
 static void
@@ -372,6 +405,31 @@ peer(int port, const char *us_result)
 		for (int i = 0; i < 1000 && !us_closed(us_result); i++)
 			sleep_ms(2);
 		poll(&p, 1, PEER_CLOSES_AFTER_MS);
+	} else if (is("peershut")) {
+		/* A server's lingering close at the end of a keep-alive
+		 * connection (Apache's): at the client's EOF it shuts its own
+		 * side down and reads until EOF or an error before it closes;
+		 * after a failed read it just closes. */
+		read_counted(fd, REQ);
+		send_all(fd, RESP);
+		read_to_end(fd);
+		if (strcmp(end, "EOF") == 0) {
+			int rc = shutdown(fd, SHUT_WR);
+
+			shut = outcome(rc, errno);
+			linger_end = drain(fd);
+			settle(fd);
+		}
+	} else if (is("peerpoll")) {
+		/* An event loop busy elsewhere when we close: it polls and
+		 * reads only later. */
+		send_all(fd, 3);
+		for (int i = 0; i < 1000 && !us_closed(us_result); i++)
+			sleep_ms(2);
+		sleep_ms(BUSY_PEER_MS);
+		note_first_poll(fd);
+		read_to_end(fd);
+		settle(fd);
 	} else if (is("upload") || is("connect")) {
 		read_to_end(fd);
 		settle(fd);
@@ -419,8 +477,9 @@ peer(int port, const char *us_result)
 	}
 	close(fd);
 report:
-	fprintf(result, "got=%lld end=%s reset_after=%s late_write=%s eof_ns=%lld\n",
-	    got, end, reset_after, late_write, eof_ns);
+	fprintf(result, "got=%lld end=%s reset_after=%s late_write=%s eof_ns=%lld "
+	    "shutdown=%s linger_end=%s first_poll=%s\n",
+	    got, end, reset_after, late_write, eof_ns, shut, linger_end, first_poll);
 	return 0;
 }
 
