@@ -55,7 +55,8 @@
 #include "helper.h"
 
 enum { UP, DOWN, NDIR };
-enum { MAX_PACKET = 65536, MAX_QUEUED = 200000, MAX_DROPS = 8, CONN_SLOTS = 4096 };
+enum { MAX_PACKET = 65536, MAX_QUEUED = 200000, MAX_DROPS = 8, CONN_SLOTS = 1 << 16,
+       CONN_PROBES = 64 };
 
 static const char *const dir_name[NDIR] = { "up", "down" };
 
@@ -93,6 +94,7 @@ struct conn {
 	uint32_t addr[2];
 	uint16_t port[2];
 	bool used;
+	uint64_t last_seen;	/* a packet count: the stalest slot is taken over */
 	uint32_t syn_seq;
 	unsigned packets[NDIR];
 	bool fin_dropped[NDIR];
@@ -221,26 +223,42 @@ view_of(const unsigned char *d, unsigned len)
 	return v;
 }
 
-/* The connection's slot, both directions alike: the lower end first. */
+/* The connection's slot, both directions alike: the lower end first.  Open
+ * addressing; when the probed slots are all taken, the stalest is reused. */
 static struct conn *
 conn_of(const struct tcp_view *v)
 {
+	static uint64_t packets;
 	int lo = v->addr[0] < v->addr[1] ||
 		 (v->addr[0] == v->addr[1] && v->port[0] < v->port[1]) ? 0 : 1;
 	uint32_t a0 = v->addr[lo], a1 = v->addr[!lo];
 	uint16_t p0 = v->port[lo], p1 = v->port[!lo];
 	uint32_t h = (a0 * 2654435761u) ^ (a1 * 40503u) ^ ((uint32_t)p0 << 16 | p1) * 2246822519u;
-	struct conn *c = &conns[(h ^ (h >> 15)) % CONN_SLOTS];
+	struct conn *c = NULL, *stalest = NULL;
 
-	if (!c->used || c->addr[0] != a0 || c->addr[1] != a1 || c->port[0] != p0 ||
-	    c->port[1] != p1) {
-		memset(c, 0, sizeof *c);	/* a slot taken over: rare enough */
+	h ^= h >> 15;
+	packets++;
+	for (unsigned i = 0; i < CONN_PROBES; i++) {
+		struct conn *s = &conns[(h + i) % CONN_SLOTS];
+
+		if (s->used && s->addr[0] == a0 && s->addr[1] == a1 && s->port[0] == p0 &&
+		    s->port[1] == p1) {
+			c = s;
+			break;
+		}
+		if (stalest == NULL || !s->used || (stalest->used && s->last_seen < stalest->last_seen))
+			stalest = s;
+	}
+	if (c == NULL) {
+		c = stalest;
+		memset(c, 0, sizeof *c);
 		c->used = true;
 		c->addr[0] = a0;
 		c->addr[1] = a1;
 		c->port[0] = p0;
 		c->port[1] = p1;
 	}
+	c->last_seen = packets;
 	return c;
 }
 

@@ -11,7 +11,8 @@
  *	-m rr		request/response: the client sends -q bytes, the server
  *			reads them and answers -r bytes (default)
  *	-m upload	the client sends -q bytes; the server reads them; with -g
- *			the server first sends a greeting of that many bytes
+ *			the server also sends that many bytes once the first
+ *			word has come, which the client reads after its upload
  *	-m slow		rr, with the client reading the answer only after a pause
  *			(-z, default 100 ms): the server meets a zero window
  *	-q BYTES	request or upload size (default 4096)
@@ -42,7 +43,8 @@
  * stderr, with the connection, direction and offset the word came from);
  * hung: not done in time; short: EOF or an error before the last byte;
  * empty: accepted connections that ended before their first word.  Exit
- * status 1 when anything was corrupted or hung.
+ * status 1 when anything was corrupted or hung.  Either side ends with its
+ * parent.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -54,6 +56,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -269,11 +272,10 @@ learn_id(struct link *l, const unsigned char *p)
 	return true;
 }
 
-/* Exactly total bytes of the stream, each word checked. */
+/* The stream's bytes from offset done to total, each word checked. */
 static bool
-recv_words(struct link *l, int dir, uint64_t total)
+recv_words(struct link *l, int dir, uint64_t done, uint64_t total)
 {
-	uint64_t done = 0;
 	size_t have = 0;
 
 	while (done < total) {
@@ -285,7 +287,7 @@ recv_words(struct link *l, int dir, uint64_t total)
 			char what[64];
 
 			l->shorted = true;
-			snprintf(what, sizeof what, "EOF after %llu of %llu bytes %s",
+			snprintf(what, sizeof what, "EOF at %llu of %llu bytes %s",
 				 (unsigned long long)(done + have), (unsigned long long)total,
 				 dir_name[dir]);
 			note(l, what);
@@ -361,15 +363,16 @@ slow_reader(void)
 static bool
 client_talk(struct link *l)
 {
-	if (opt.mode == UPLOAD && opt.greeting > 0 && !recv_words(l, DOWNSTREAM, opt.greeting))
-		return false;
 	if (!send_words(l, UPSTREAM, opt.request))
 		return false;
-	if (opt.mode == UPLOAD)
-		return !opt.server_first || recv_eof(l, DOWNSTREAM, 0);
+	if (opt.mode == UPLOAD) {
+		if (opt.greeting > 0 && !recv_words(l, DOWNSTREAM, 0, opt.greeting))
+			return false;
+		return !opt.server_first || recv_eof(l, DOWNSTREAM, opt.greeting);
+	}
 	if (slow_reader())
 		pause_ms(opt.pause_ms);
-	if (!recv_words(l, DOWNSTREAM, opt.answer))
+	if (!recv_words(l, DOWNSTREAM, 0, opt.answer))
 		return false;
 	if (opt.server_first)
 		return recv_eof(l, DOWNSTREAM, opt.answer);
@@ -381,11 +384,13 @@ static bool
 server_talk(struct link *l)
 {
 	if (opt.mode == UPLOAD) {
-		if (opt.greeting > 0 && !send_words(l, DOWNSTREAM, opt.greeting))
+		/* The greeting goes once the first word has named the connection. */
+		if (opt.greeting > 0 && (!recv_words(l, UPSTREAM, 0, 8) ||
+					 !send_words(l, DOWNSTREAM, opt.greeting)))
 			return false;
 		if (slow_reader())
 			pause_ms(opt.pause_ms);
-		if (!recv_words(l, UPSTREAM, opt.request))
+		if (!recv_words(l, UPSTREAM, opt.greeting > 0 ? 8 : 0, opt.request))
 			return false;
 		if (opt.server_first) {
 			nothing_more(l, UPSTREAM, opt.request);
@@ -393,7 +398,7 @@ server_talk(struct link *l)
 		}
 		return recv_eof(l, UPSTREAM, opt.request);
 	}
-	if (!recv_words(l, UPSTREAM, opt.request) || !send_words(l, DOWNSTREAM, opt.answer))
+	if (!recv_words(l, UPSTREAM, 0, opt.request) || !send_words(l, DOWNSTREAM, opt.answer))
 		return false;
 	if (opt.server_first) {
 		nothing_more(l, UPSTREAM, opt.request);
@@ -682,6 +687,7 @@ int
 main(int argc, char **argv)
 {
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* nothing left behind a test killed */
 	if (argc >= 3 && strcmp(argv[1], "server") == 0) {
 		int port = (int)number(argv[2], 1, 65535);
 
