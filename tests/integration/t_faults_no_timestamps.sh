@@ -11,12 +11,12 @@
 faults_link 0 --mtu 9000 --seed 1 --dup 5 --dup-delay 0-5
 # The reference: bare, each four-tuple held by the client's TIME_WAIT, so
 # the 10 ports carry 10 connections and the rest fail at once.
-cell bare-10-ports bare 0 2000 -m rr -q 65536 -r 65536 -t 1500
+cell bare-10-ports bare 0 2000 -m rr -q 65536 -r 65536 -t 3000
 # Bare with ports to spare: thousands of streams through the same faults,
 # and the harness finds nothing foreign in them.
 sysctl -qw net.ipv4.ip_local_port_range="30000 34999"
-cell bare-5000-ports bare 100 2000 -m rr -q 65536 -r 65536 -t 1500
+cell bare-5000-ports bare 100 2000 -m rr -q 65536 -r 65536 -t 3000
 sysctl -qw net.ipv4.ip_local_port_range="40000 40009"
-cell default default 0 2000 -m rr -q 65536 -r 65536 -t 1500
-cell pool pool 0 2000 -m rr -q 65536 -r 65536 -t 1500
+cell default default 0 2000 -m rr -q 65536 -r 65536 -t 3000
+cell pool pool 0 2000 -m rr -q 65536 -r 65536 -t 3000
 faults_verdict

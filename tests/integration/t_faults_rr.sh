@@ -12,8 +12,8 @@ for ts in 1 0; do
 	[ "$ts" = 1 ] && min=25
 	for late in 0-5 0-50; do
 		faults_link "$ts" --mtu 9000 --seed 2 --dup 5 --dup-delay "$late"
-		cell "rr-ts$ts-late$late" default "$min" 1500 -m rr -q 65536 -r 131072 -t 1500
-		cell "rr-ts$ts-late$late-pool" pool "$min" 1500 -m rr -q 65536 -r 131072 -t 1500
+		cell "rr-ts$ts-late$late" default "$min" 1500 -m rr -q 65536 -r 131072 -t 3000
+		cell "rr-ts$ts-late$late-pool" pool "$min" 1500 -m rr -q 65536 -r 131072 -t 3000
 	done
 done
 faults_verdict
