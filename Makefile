@@ -4,6 +4,7 @@
 # make test		unit, integration, sanitizer and stress tests (as root)
 # make demo		TIME_WAIT and port exhaustion, without and with twshim
 # make matrix		measure every close strategy; write the table into the docs
+# make faults		late duplicates and lost packets, at length (FAULTS_CONNS=20000)
 # make bench		costs, in instructions and connections per second
 # make fuzz		fuzz the policy parser (FUZZ_SECONDS=600)
 # make install		PREFIX=/usr/local DESTDIR=
@@ -203,6 +204,19 @@ matrix: all $(B)/helpers/closematrix
 	@B=$(B) MATRIX_UPDATE=1 $$([ "$$(id -u)" -eq 0 ] && echo "unshare -n" || echo "unshare -rn") \
 		sh -c 'ip link set lo up && exec bash "$$0"' tests/integration/t_strategy_matrix.sh
 
+# The fault-injection tests (tests/integration/t_faults_*.sh) with many more
+# connections in each cell than make test runs; not part of make test.
+FAULTS_CONNS ?= 20000
+FAULTS_CELL_SECONDS ?= 30
+
+faults: all $(B)/helpers/faultnet $(B)/helpers/tagpeer
+	@failed=""; for t in tests/integration/t_faults_*.sh; do \
+		echo "== $$t"; \
+		B=$(B) FAULTS_CONNS=$(FAULTS_CONNS) FAULTS_CELL_SECONDS=$(FAULTS_CELL_SECONDS) \
+		    $$([ "$$(id -u)" -eq 0 ] && echo "unshare -n" || echo "unshare -rn") \
+		    sh -c 'ip link set lo up && exec bash "$$0"' $$t || failed="$$failed $$t"; \
+	done; [ -z "$$failed" ] || { echo "failed:$$failed"; exit 1; }
+
 $(B)/bench/benchops: tests/bench/benchops.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra $(WERROR) -D_GNU_SOURCE -O2 -g -o $@ $< -lpthread
@@ -289,4 +303,4 @@ clean:
 
 FORCE:
 
-.PHONY: all test test-build unit fuzz demo bench matrix deps install uninstall deb clean FORCE
+.PHONY: all test test-build unit fuzz demo bench matrix faults deps install uninstall deb clean FORCE

@@ -1,0 +1,20 @@
+# Upload through late duplicates: the server greets with 64 bytes (so the
+# client's connection counts as answered), the client sends 256 KiB and
+# closes at once, perhaps with its data still in flight; the server reads to
+# EOF.  MTU 9000, 10 local ports (the system range, then a local_ports
+# pool), 5% of the packets duplicated and delivered 0-5 or 0-50 ms late,
+# TCP timestamps on and off.  Every byte and EOF, nothing foreign, nothing
+# hung; with timestamps on, a good share of the connections completes.
+. tests/integration/lib.sh
+. tests/integration/faults.sh
+
+for ts in 1 0; do
+	min=0
+	[ "$ts" = 1 ] && min=25
+	for late in 0-5 0-50; do
+		faults_link "$ts" --mtu 9000 --seed 3 --dup 5 --dup-delay "$late"
+		cell "upload-ts$ts-late$late" default "$min" 1000 -m upload -g 64 -q 262144 -t 3000
+		cell "upload-ts$ts-late$late-pool" pool "$min" 1000 -m upload -g 64 -q 262144 -t 3000
+	done
+done
+faults_verdict
