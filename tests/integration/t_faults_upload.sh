@@ -13,7 +13,7 @@ for ts in 1 0; do
 	[ "$ts" = 1 ] && min=25
 	for late in 0-5 0-50; do
 		faults_link "$ts" --mtu 9000 --seed 3 --dup 5 --dup-delay "$late"
-		cell "upload-ts$ts-late$late" default "$min" 1000 -m upload -g 64 -q 262144 -t 3000
+		cell "upload-ts$ts-late$late" default 0 1000 -m upload -g 64 -q 262144 -t 3000
 		cell "upload-ts$ts-late$late-pool" pool "$min" 1000 -m upload -g 64 -q 262144 -t 3000
 	done
 done
