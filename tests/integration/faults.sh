@@ -96,7 +96,8 @@ faults_verdict() {
 # One cell on the current link: a server in the peer namespace on a port of
 # its own (TIME_WAIT of earlier cells stays out of the way), N connections
 # from a client here.  SHIM: bare (no library), default (no policy: the
-# built-in default) or pool (a 10-port local_ports pool outside the system
+# built-in default), cgroup (the kernel backend, twshim --cgroup, with
+# close = fin-then-reset) or pool (a 10-port local_ports pool outside the system
 # range, close = fin-then-reset).  MIN_PCT: the share of the attempts that
 # must complete (0 where ports may rightly run out).  Both sides must find
 # no foreign byte and nothing hung; every attempt completes or fails to
@@ -124,6 +125,7 @@ cell() {
 	bare) _pre="env" ;;
 	default) _pre="with_shim ''" ;;
 	pool) _pre="with_shim '$POOL_POLICY'" ;;
+	cgroup) _pre="\"\$TW\" --cgroup -q -e '[client *];close = fin-then-reset' --" ;;
 	*) fail "cell $_name: unknown shim $_shim" ;;
 	esac
 	# shellcheck disable=SC2086
