@@ -215,7 +215,7 @@ twshim_init(void)
 	if (p == NULL) {
 		report_bad_policy(&diag);
 		if (diag.on_error == POLICY_ON_ERROR_EXIT)
-			_exit(125);
+			REAL(_exit)(125);
 		policy_diag_free(&diag);
 		__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
 		errno = saved;

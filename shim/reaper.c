@@ -280,7 +280,7 @@ static void
 fall_back(struct pending *p, int64_t now)
 {
 	if (p->fallback == CLOSE_GRACEFUL && still_ours(p)) {
-		(void)shutdown(p->fd, SHUT_WR);
+		(void)REAL(shutdown)(p->fd, SHUT_WR);
 		p->kind = CLOSE_GRACEFUL;
 		p->fallback = CLOSE_NORMAL;
 		p->deadline_ms = now + p->fallback_ms;
@@ -295,7 +295,7 @@ static bool
 drain(int fd)
 {
 	for (int i = 0; i < 16; i++) {
-		ssize_t n = recv(fd, drain_buf, sizeof drain_buf, MSG_DONTWAIT);
+		ssize_t n = REAL(recv)(fd, drain_buf, sizeof drain_buf, MSG_DONTWAIT);
 
 		if (n == 0)
 			return true;
@@ -525,7 +525,7 @@ woken(void)
 	char buf[64];
 	ssize_t n;
 
-	while ((n = recv(own.rx, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+	while ((n = REAL(recv)(own.rx, buf, sizeof buf, MSG_DONTWAIT)) > 0)
 		;
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
 }
@@ -787,7 +787,7 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 
 	/* Every read of ours is MSG_DONTWAIT: the file's flags stay as they were. */
 	if (c->kind == CLOSE_GRACEFUL && !shut_wr_done)
-		(void)shutdown(dupfd, SHUT_WR);
+		(void)REAL(shutdown)(dupfd, SHUT_WR);
 
 	ev.events = EPOLLIN | EPOLLRDHUP;
 	ev.data.u64 = event_tag(p);
