@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "closer.h"
 #include "fdtable.h"
 #include "ownfd.h"
+#include "process.h"
 #include "real.h"
 #include "reaper.h"
 #include "shim.h"
@@ -476,32 +476,13 @@ fclose(FILE *fp)
 	return REAL(fclose)(fp);
 }
 
-/* ---- other processes ---- */
-
-/*
- * posix_spawn, system and popen start a child that inherits every
- * descriptor without close-on-exec, and no fork handler runs for them.
- * From here on such sockets are shared: never shut down, never aborted.
- * File actions may hand the child any descriptor (adddup2 of a
- * close-on-exec socket), so with them every socket counts as shared.
- */
-static void
-before_spawn(bool inheritable_only)
-{
-	int saved = errno;
-
-	if (fdt_count_hint() && fdt_enter()) {
-		fdt_mark_shared(inheritable_only);
-		fdt_leave();
-	}
-	errno = saved;
-}
+/* ---- other processes (process.c) ---- */
 
 TW_EXPORT int
 posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	before_spawn(fa == NULL);
+	tw_before_spawn(fa == NULL);
 	return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
 }
 
@@ -509,103 +490,50 @@ TW_EXPORT int
 posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	before_spawn(fa == NULL);
+	tw_before_spawn(fa == NULL);
 	return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
 }
 
 TW_EXPORT int
 system(const char *command)
 {
-	before_spawn(true);
+	tw_before_spawn(true);
 	return REAL(system)(command);
 }
 
 TW_EXPORT FILE *
 popen(const char *command, const char *type)
 {
-	before_spawn(true);
+	tw_before_spawn(true);
 	return REAL(popen)(command, type);
-}
-
-/*
- * A vfork() child (Python's subprocess, for one) execs with descriptors
- * it may have moved where the shim could not see (dup2 onto 0, 1, 2).  It
- * shares the parent's memory: mark every socket of the parent shared, so
- * the parent never shuts down one the new program may hold.  A process
- * that execs for itself loses the table with its memory: nothing to do.
- */
-static void
-before_exec(void)
-{
-	int saved = errno;
-
-	if (fdt_count_hint() && tw_foreign_process() && fdt_enter_fast()) {
-		fdt_mark_shared(false);
-		fdt_leave();
-	}
-	errno = saved;
 }
 
 TW_EXPORT int
 execve(const char *path, char *const argv[], char *const envp[])
 {
-	before_exec();
+	tw_before_exec();
 	return REAL(execve)(path, argv, envp);
 }
 
 TW_EXPORT int
 execv(const char *path, char *const argv[])
 {
-	before_exec();
+	tw_before_exec();
 	return REAL(execv)(path, argv);
 }
 
 TW_EXPORT int
 execvp(const char *file, char *const argv[])
 {
-	before_exec();
+	tw_before_exec();
 	return REAL(execvp)(file, argv);
 }
 
 TW_EXPORT int
 execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	before_exec();
+	tw_before_exec();
 	return REAL(execvpe)(file, argv, envp);
-}
-
-/*
- * The list forms.  Their argument vector is built on the stack, as libc
- * builds it: a vfork() child must not allocate.  `ap` holds the arguments
- * after `arg`, then (execle) the environment.
- */
-enum exec_list { EXEC_L, EXEC_LE, EXEC_LP };
-
-static int
-exec_list(enum exec_list how, const char *path, const char *arg, va_list ap)
-{
-	va_list count;
-	size_t n = 0;
-
-	va_copy(count, ap);
-	for (const char *a = arg; a != NULL; a = va_arg(count, const char *))
-		n++;
-	va_end(count);
-
-	char *argv[n + 1];
-
-	argv[0] = (char *)arg;
-	for (size_t i = 1; i <= n; i++)
-		argv[i] = va_arg(ap, char *);	/* argv[n] is the list's NULL */
-	before_exec();
-	switch (how) {
-	case EXEC_LE:
-		return REAL(execve)(path, argv, va_arg(ap, char *const *));
-	case EXEC_LP:
-		return REAL(execvp)(path, argv);
-	default:
-		return REAL(execv)(path, argv);
-	}
 }
 
 #define EXEC_LIST_HOOK(name, how)					\
@@ -616,19 +544,19 @@ name(const char *path, const char *arg, ...)				\
 	int rc;								\
 									\
 	va_start(ap, arg);						\
-	rc = exec_list(how, path, arg, ap);				\
+	rc = tw_exec_list(how, path, arg, ap);				\
 	va_end(ap);							\
 	return rc;							\
 }
 
-EXEC_LIST_HOOK(execl, EXEC_L)
-EXEC_LIST_HOOK(execle, EXEC_LE)
-EXEC_LIST_HOOK(execlp, EXEC_LP)
+EXEC_LIST_HOOK(execl, TW_EXEC_L)
+EXEC_LIST_HOOK(execle, TW_EXEC_LE)
+EXEC_LIST_HOOK(execlp, TW_EXEC_LP)
 
 TW_EXPORT int
 fexecve(int fd, char *const argv[], char *const envp[])
 {
-	before_exec();
+	tw_before_exec();
 	return REAL(fexecve)(fd, argv, envp);
 }
 
@@ -637,31 +565,16 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[], in
 {
 	real_execveat_fn real = REAL(execveat);
 
-	before_exec();
+	tw_before_exec();
 	if (real == NULL)	/* a libc older than its wrapper */
 		return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
 	return real(dirfd, path, argv, envp, flags);
 }
 
-/* ---- leaving without exit() ---- */
-
-/*
- * _exit() skips the destructors: pending closes get their fallback here,
- * as at exit.  Not in a child that does not own the table (vfork), nor
- * from a signal handler that interrupted the shim.
- */
-static void
-before_exit(void)
-{
-	if (tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !tw_foreign_process_strict() &&
-	    !fdt_frozen())
-		tw_reaper_flush();
-}
-
 TW_EXPORT void
 _exit(int status)
 {
-	before_exit();
+	tw_before_exit();
 	REAL(_exit)(status);
 	__builtin_unreachable();
 }
@@ -669,112 +582,21 @@ _exit(int status)
 TW_EXPORT void
 _Exit(int status)
 {
-	before_exit();
+	tw_before_exit();
 	REAL(_Exit)(status);
 	__builtin_unreachable();
 }
 
-/*
- * A child made without the fork handlers (_Fork, clone) holds every
- * socket: the parent marks its sockets shared, before the call, so that
- * no other thread's close() acts on one meanwhile, and after it.
- */
-static void
-after_child_made(pid_t pid)
-{
-	if (pid > 0 && fdt_count_hint()) {
-		/* From a signal handler that interrupted the shim: at the next entry. */
-		if (fdt_enter()) {
-			fdt_mark_shared(false);
-			fdt_leave();
-		} else if (!tw_foreign_process()) {
-			fdt_mark_shared_later();
-		}
-	}
-}
-
-/* The child of _Fork() lets go of the reaper's descriptors and passes through. */
 TW_EXPORT pid_t
 _Fork(void)
 {
 	real__Fork_fn real = REAL(_Fork);
-	pid_t pid;
-	int saved;
 
 	if (real == NULL) {
 		errno = ENOSYS;
 		return -1;
 	}
-	before_spawn(false);
-	pid = real();
-	saved = errno;
-	if (pid == 0)
-		tw_child_unhandled(true);
-	else
-		after_child_made(pid);
-	errno = saved;
-	return pid;
-}
-
-/*
- * clone() outside pthread_create, which libc makes without it.  A child
- * sharing our memory (CLONE_VM) can be told from us only by its process
- * ID: from here on tw_foreign_process() compares them.  A child with a
- * copy of our memory starts as one of _Fork(): clone_start is read from
- * its copy.  One given a TLS of its own (CLONE_SETTLS) runs none of our
- * code before the caller's: it is not seen, as after a raw clone.
- */
-struct clone_start {
-	int (*fn)(void *);
-	void *arg;
-	bool own_descriptors;		/* not CLONE_FILES */
-};
-
-static int
-clone_child(void *p)
-{
-	const struct clone_start *start = p;
-
-	tw_child_unhandled(start->own_descriptors);
-	return start->fn(start->arg);
-}
-
-static int
-clone_hooked(int (*fn)(void *), void *stack, int flags, void *arg,
-    pid_t *parent_tid, void *tls, pid_t *child_tid)
-{
-	real_clone_fn real = REAL(clone);
-	struct clone_start start = { fn, arg, !(flags & CLONE_FILES) };
-	int pid, saved;
-	bool shares;
-
-	if (real == NULL) {
-		errno = ENOSYS;
-		return -1;
-	}
-	/* Threads, and what libc refuses (no function): as they are. */
-	if ((flags & CLONE_THREAD) || fn == NULL)
-		return real(fn, stack, flags, arg, parent_tid, tls, child_tid);
-	/*
-	 * A child that shares our descriptor table holds nothing of its own.
-	 * One that shares our memory and stops us until it execs or exits
-	 * is a vfork() child: its exec marks our sockets shared (before_exec).
-	 */
-	shares = !(flags & CLONE_FILES) &&
-	    (flags & (CLONE_VM | CLONE_VFORK)) != (CLONE_VM | CLONE_VFORK);
-	if (flags & CLONE_VM)
-		tw_watch_pid();
-	if (shares)
-		before_spawn(false);
-	if (flags & (CLONE_VM | CLONE_SETTLS))
-		pid = real(fn, stack, flags, arg, parent_tid, tls, child_tid);
-	else
-		pid = real(clone_child, stack, flags, &start, parent_tid, tls, child_tid);
-	saved = errno;
-	if (shares)
-		after_child_made(pid);
-	errno = saved;
-	return pid;
+	return tw_fork_unhandled(real);
 }
 
 /* The optional arguments are read whether passed or not, as libc's own clone() does. */
@@ -791,7 +613,7 @@ name(int (*fn)(void *), void *stack, int flags, void *arg, ...)	\
 	tls = va_arg(ap, void *);					\
 	child_tid = va_arg(ap, pid_t *);				\
 	va_end(ap);							\
-	return clone_hooked(fn, stack, flags, arg, parent_tid, tls, child_tid); \
+	return tw_clone(fn, stack, flags, arg, parent_tid, tls, child_tid); \
 }
 
 CLONE_HOOK(clone)

@@ -1,0 +1,273 @@
+/*
+ * process.c - the process around the table: fork and the children made
+ * without its handlers, exec, and leaving (see process.h).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "mem.h"
+#include "process.h"
+#include "real.h"
+#include "reaper.h"
+#include "shim.h"
+#include "stats.h"
+
+/* ---- fork ---- */
+
+/*
+ * fork() from a signal handler that interrupted this thread inside the
+ * shim: the locks may be this very thread's, and taking them would wait
+ * forever.  Then the handlers take no lock.  In the parent the
+ * interrupted code releases them when the handler returns, and its
+ * sockets are marked shared at the next chance.  In the child any lock
+ * may be held for good (by this thread, or by another that does not
+ * exist there): the child passes everything through and never takes one.
+ */
+static __thread bool fork_skipped __attribute__((tls_model("initial-exec")));
+
+static void
+prefork(void)
+{
+	fork_skipped = tw_busy != 0;
+	if (fork_skipped)
+		return;
+	/* Resolve now: a signal handler in the child must not need dlsym. */
+	real_resolve_all();
+	tw_reaper_prefork();
+	fdt_prefork();
+	tw_mem_prefork();
+}
+
+static void
+postfork_parent(void)
+{
+	if (fork_skipped) {
+		fdt_mark_shared_later();
+		return;
+	}
+	tw_mem_postfork_parent();
+	fdt_postfork_parent();
+	tw_reaper_postfork_parent();
+}
+
+static void
+postfork_child(void)
+{
+	if (fork_skipped) {
+		tw_child_unhandled(true);
+		return;
+	}
+	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	/* The child's counters are its own: the parent reports what it did. */
+	tw_stats_reset();
+	tw_mem_postfork_child();
+	fdt_postfork_child();
+	tw_reaper_postfork_child();
+}
+
+/*
+ * Without the fork handlers, any lock may be held for good by a thread
+ * that does not exist here, and the reaper's thread is gone: the child
+ * never takes a lock and passes everything through.  With descriptors of
+ * its own it lets go of its copies of the reaper's; one that shares its
+ * parent's table (clone with CLONE_FILES) must leave them be.
+ */
+void
+tw_child_unhandled(bool own_descriptors)
+{
+	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	tw_stats_reset();
+	fdt_freeze();
+	__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
+	if (own_descriptors)
+		tw_reaper_drop_inherited();
+}
+
+/* ---- leaving ---- */
+
+/*
+ * _exit() skips the destructors: pending closes get their fallback here,
+ * as at exit.  Not in a child that does not own the table (vfork), nor
+ * from a signal handler that interrupted the shim.
+ */
+void
+tw_before_exit(void)
+{
+	if (tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !tw_foreign_process_strict() &&
+	    !fdt_frozen())
+		tw_reaper_flush();
+}
+
+void
+tw_process_init(void)
+{
+	pthread_atfork(prefork, postfork_parent, postfork_child);
+}
+
+/* ---- children without the fork handlers ---- */
+
+void
+tw_before_spawn(bool inheritable_only)
+{
+	int saved = errno;
+
+	if (fdt_count_hint() && fdt_enter()) {
+		fdt_mark_shared(inheritable_only);
+		fdt_leave();
+	}
+	errno = saved;
+}
+
+/*
+ * A child made without the fork handlers (_Fork, clone) holds every
+ * socket: the parent marks its sockets shared, before the call, so that
+ * no other thread's close() acts on one meanwhile, and after it.
+ */
+static void
+after_child_made(pid_t pid)
+{
+	if (pid > 0 && fdt_count_hint()) {
+		/* From a signal handler that interrupted the shim: at the next entry. */
+		if (fdt_enter()) {
+			fdt_mark_shared(false);
+			fdt_leave();
+		} else if (!tw_foreign_process()) {
+			fdt_mark_shared_later();
+		}
+	}
+}
+
+/* The child of _Fork() lets go of the reaper's descriptors and passes through. */
+pid_t
+tw_fork_unhandled(real__Fork_fn real)
+{
+	pid_t pid;
+	int saved;
+
+	tw_before_spawn(false);
+	pid = real();
+	saved = errno;
+	if (pid == 0)
+		tw_child_unhandled(true);
+	else
+		after_child_made(pid);
+	errno = saved;
+	return pid;
+}
+
+/*
+ * clone() outside pthread_create, which libc makes without it.  A child
+ * sharing our memory (CLONE_VM) can be told from us only by its process
+ * ID: from here on tw_foreign_process() compares them.  A child with a
+ * copy of our memory starts as one of _Fork(): clone_start is read from
+ * its copy.  One given a TLS of its own (CLONE_SETTLS) runs none of our
+ * code before the caller's: it is not seen, as after a raw clone.
+ */
+struct clone_start {
+	int (*fn)(void *);
+	void *arg;
+	bool own_descriptors;		/* not CLONE_FILES */
+};
+
+static int
+clone_child(void *p)
+{
+	const struct clone_start *start = p;
+
+	tw_child_unhandled(start->own_descriptors);
+	return start->fn(start->arg);
+}
+
+int
+tw_clone(int (*fn)(void *), void *stack, int flags, void *arg,
+    pid_t *parent_tid, void *tls, pid_t *child_tid)
+{
+	real_clone_fn real = REAL(clone);
+	struct clone_start start = { fn, arg, !(flags & CLONE_FILES) };
+	int pid, saved;
+	bool shares;
+
+	if (real == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* Threads, and what libc refuses (no function): as they are. */
+	if ((flags & CLONE_THREAD) || fn == NULL)
+		return real(fn, stack, flags, arg, parent_tid, tls, child_tid);
+	/*
+	 * A child that shares our descriptor table holds nothing of its own.
+	 * One that shares our memory and stops us until it execs or exits
+	 * is a vfork() child: its exec marks our sockets shared (tw_before_exec).
+	 */
+	shares = !(flags & CLONE_FILES) &&
+	    (flags & (CLONE_VM | CLONE_VFORK)) != (CLONE_VM | CLONE_VFORK);
+	if (flags & CLONE_VM)
+		tw_watch_pid();
+	if (shares)
+		tw_before_spawn(false);
+	if (flags & (CLONE_VM | CLONE_SETTLS))
+		pid = real(fn, stack, flags, arg, parent_tid, tls, child_tid);
+	else
+		pid = real(clone_child, stack, flags, &start, parent_tid, tls, child_tid);
+	saved = errno;
+	if (shares)
+		after_child_made(pid);
+	errno = saved;
+	return pid;
+}
+
+/* ---- exec ---- */
+
+/*
+ * A vfork() child (Python's subprocess, for one) execs with descriptors
+ * it may have moved where the shim could not see (dup2 onto 0, 1, 2).  It
+ * shares the parent's memory: mark every socket of the parent shared, so
+ * the parent never shuts down one the new program may hold.  A process
+ * that execs for itself loses the table with its memory: nothing to do.
+ */
+void
+tw_before_exec(void)
+{
+	int saved = errno;
+
+	if (fdt_count_hint() && tw_foreign_process() && fdt_enter_fast()) {
+		fdt_mark_shared(false);
+		fdt_leave();
+	}
+	errno = saved;
+}
+
+/*
+ * The list forms.  Their argument vector is built on the stack, as libc
+ * builds it: a vfork() child must not allocate.
+ */
+int
+tw_exec_list(enum tw_exec_list how, const char *path, const char *arg, va_list ap)
+{
+	va_list count;
+	size_t n = 0;
+
+	va_copy(count, ap);
+	for (const char *a = arg; a != NULL; a = va_arg(count, const char *))
+		n++;
+	va_end(count);
+
+	char *argv[n + 1];
+
+	argv[0] = (char *)arg;
+	for (size_t i = 1; i <= n; i++)
+		argv[i] = va_arg(ap, char *);	/* argv[n] is the list's NULL */
+	tw_before_exec();
+	switch (how) {
+	case TW_EXEC_LE:
+		return REAL(execve)(path, argv, va_arg(ap, char *const *));
+	case TW_EXEC_LP:
+		return REAL(execvp)(path, argv);
+	default:
+		return REAL(execv)(path, argv);
+	}
+}
