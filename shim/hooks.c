@@ -508,32 +508,38 @@ popen(const char *command, const char *type)
 	return REAL(popen)(command, type);
 }
 
+/* Each exec: the sockets seen to before it, and that taken back if it returns. */
+#define EXEC_CALL(call)							\
+	do {								\
+		bool left_ = tw_before_exec();				\
+		int rc_ = (call);					\
+									\
+		tw_exec_failed(left_);					\
+		return rc_;						\
+	} while (0)
+
 TW_EXPORT int
 execve(const char *path, char *const argv[], char *const envp[])
 {
-	tw_before_exec();
-	return REAL(execve)(path, argv, envp);
+	EXEC_CALL(REAL(execve)(path, argv, envp));
 }
 
 TW_EXPORT int
 execv(const char *path, char *const argv[])
 {
-	tw_before_exec();
-	return REAL(execv)(path, argv);
+	EXEC_CALL(REAL(execv)(path, argv));
 }
 
 TW_EXPORT int
 execvp(const char *file, char *const argv[])
 {
-	tw_before_exec();
-	return REAL(execvp)(file, argv);
+	EXEC_CALL(REAL(execvp)(file, argv));
 }
 
 TW_EXPORT int
 execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	tw_before_exec();
-	return REAL(execvpe)(file, argv, envp);
+	EXEC_CALL(REAL(execvpe)(file, argv, envp));
 }
 
 #define EXEC_LIST_HOOK(name, how)					\
@@ -556,8 +562,7 @@ EXEC_LIST_HOOK(execlp, TW_EXEC_LP)
 TW_EXPORT int
 fexecve(int fd, char *const argv[], char *const envp[])
 {
-	tw_before_exec();
-	return REAL(fexecve)(fd, argv, envp);
+	EXEC_CALL(REAL(fexecve)(fd, argv, envp));
 }
 
 TW_EXPORT int
@@ -565,16 +570,19 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[], in
 {
 	real_execveat_fn real = REAL(execveat);
 
-	tw_before_exec();
 	if (real == NULL)	/* a libc older than its wrapper */
-		return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
-	return real(dirfd, path, argv, envp, flags);
+		EXEC_CALL((int)syscall(SYS_execveat, dirfd, path, argv, envp, flags));
+	EXEC_CALL(real(dirfd, path, argv, envp, flags));
 }
 
+/* _exit() and _Exit() skip the destructors: the sockets are seen to here, as at exit. */
 TW_EXPORT void
 _exit(int status)
 {
-	tw_before_exit();
+	int saved = errno;
+
+	(void)tw_leave();
+	errno = saved;
 	REAL(_exit)(status);
 	__builtin_unreachable();
 }
@@ -582,7 +590,10 @@ _exit(int status)
 TW_EXPORT void
 _Exit(int status)
 {
-	tw_before_exit();
+	int saved = errno;
+
+	(void)tw_leave();
+	errno = saved;
 	REAL(_Exit)(status);
 	__builtin_unreachable();
 }

@@ -17,8 +17,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "closer.h"
-#include "fdtable.h"
 #include "process.h"
 #include "real.h"
 #include "reaper.h"
@@ -188,16 +186,9 @@ twshim_fini(void)
 {
 	int saved = errno;
 
-	/*
-	 * exit() from a signal handler that interrupted this thread inside
-	 * the shim: its locks may be held by this thread.  Leave the sockets
-	 * to the kernel's plain close.
-	 */
-	if (tw_mode() != TW_MODE_ACTIVE || tw_foreign_process_strict() || tw_busy != 0)
+	/* The sockets first, then the counters, which then include what that did. */
+	if (!tw_leave())
 		return;
-	tw_reaper_flush();
-	if (!tw_state.dry_run)
-		tw_close_at_exit();
 	if (stats_path != NULL)
 		tw_stats_write(stats_path, false);
 	errno = saved;

@@ -1,13 +1,27 @@
 /*
  * process.c - the process around the table: fork and the children made
  * without its handlers, exec, and leaving (see process.h).
+ *
+ * Every way this image ends gets the same treatment as exit(): the
+ * pending closes (the reaper's) take their fallback, and each socket
+ * still open takes its strategy's immediate action (tw_close_at_exit).
+ * exit() runs the destructor; _exit() and _Exit() are hooked; quick_exit()
+ * runs the handler registered here, then libc's internal _exit, which no
+ * hook sees.  exec ends the image too: the reaper's thread dies and its
+ * duplicates, all close-on-exec, are closed by the kernel; the program's
+ * close-on-exec sockets as well, while those it keeps across exec stay
+ * its own.  Death by a signal runs no code of ours: those sockets get the
+ * kernel's plain close (except an abort fallback, set when the reaper
+ * takes the socket).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "fdtable.h"
 #include "mem.h"
 #include "process.h"
@@ -89,23 +103,57 @@ tw_child_unhandled(bool own_descriptors)
 
 /* ---- leaving ---- */
 
+/* Set once this image's sockets were seen to; a failed exec clears it. */
+static bool left;
+
 /*
- * _exit() skips the destructors: pending closes get their fallback here,
- * as at exit.  Not in a child that does not own the table (vfork), nor
- * from a signal handler that interrupted the shim.
+ * Not in a child that does not own the table (vfork, or one made by a raw
+ * system call), nor from a signal handler that interrupted the shim: its
+ * locks may be this thread's.  Those sockets get the kernel's plain close.
  */
-void
-tw_before_exit(void)
+static bool
+may_leave(void)
 {
-	if (tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !tw_foreign_process_strict() &&
-	    !fdt_frozen())
-		tw_reaper_flush();
+	return tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !fdt_frozen() &&
+	    !tw_foreign_process_strict();
+}
+
+/* True when done now, by this call. */
+static bool
+see_to_sockets(bool exec)
+{
+	if (__atomic_exchange_n(&left, true, __ATOMIC_ACQ_REL))
+		return false;
+	tw_reaper_flush();
+	if (!tw_state.dry_run)
+		tw_close_at_exit(exec ? TW_AT_EXEC : TW_AT_EXIT);
+	return true;
+}
+
+bool
+tw_leave(void)
+{
+	if (!may_leave())
+		return false;
+	(void)see_to_sockets(false);
+	return true;
+}
+
+static void
+on_quick_exit(void)
+{
+	int saved = errno;
+
+	(void)tw_leave();
+	errno = saved;
 }
 
 void
 tw_process_init(void)
 {
 	pthread_atfork(prefork, postfork_parent, postfork_child);
+	/* Run after the program's own, as the destructor runs after its atexit() handlers. */
+	at_quick_exit(on_quick_exit);
 }
 
 /* ---- children without the fork handlers ---- */
@@ -226,17 +274,46 @@ tw_clone(int (*fn)(void *), void *stack, int flags, void *arg,
  * A vfork() child (Python's subprocess, for one) execs with descriptors
  * it may have moved where the shim could not see (dup2 onto 0, 1, 2).  It
  * shares the parent's memory: mark every socket of the parent shared, so
- * the parent never shuts down one the new program may hold.  A process
- * that execs for itself loses the table with its memory: nothing to do.
+ * the parent never shuts down one the new program may hold.
+ *
+ * A process that execs for itself leaves this image: its pending closes
+ * and its close-on-exec sockets are seen to as at exit.  The sockets it
+ * keeps across exec are left as they are: they stay the program's.
  */
-void
+bool
 tw_before_exec(void)
 {
 	int saved = errno;
+	bool done = false;
 
-	if (fdt_count_hint() && tw_foreign_process() && fdt_enter_fast()) {
-		fdt_mark_shared(false);
-		fdt_leave();
+	if (tw_foreign_process()) {
+		if (fdt_count_hint() && fdt_enter_fast()) {
+			fdt_mark_shared(false);
+			fdt_leave();
+		}
+	} else if (may_leave()) {
+		done = see_to_sockets(true);
+	}
+	errno = saved;
+	return done;
+}
+
+/*
+ * The exec failed and the program goes on: the reaper takes closes again,
+ * and a reset set on a socket still open is taken off.  A TCP_LINGER2 set
+ * for fin-then-reset stays: it changes nothing before the last close,
+ * whose own fin-then-reset would set it again.
+ */
+void
+tw_exec_failed(bool done)
+{
+	int saved = errno;
+
+	if (done) {
+		tw_reaper_resume();
+		if (!tw_state.dry_run)
+			tw_close_at_exit(TW_AT_EXEC_FAILED);
+		__atomic_store_n(&left, false, __ATOMIC_RELEASE);
 	}
 	errno = saved;
 }
@@ -250,6 +327,8 @@ tw_exec_list(enum tw_exec_list how, const char *path, const char *arg, va_list a
 {
 	va_list count;
 	size_t n = 0;
+	bool done;
+	int rc;
 
 	va_copy(count, ap);
 	for (const char *a = arg; a != NULL; a = va_arg(count, const char *))
@@ -261,13 +340,18 @@ tw_exec_list(enum tw_exec_list how, const char *path, const char *arg, va_list a
 	argv[0] = (char *)arg;
 	for (size_t i = 1; i <= n; i++)
 		argv[i] = va_arg(ap, char *);	/* argv[n] is the list's NULL */
-	tw_before_exec();
+	done = tw_before_exec();
 	switch (how) {
 	case TW_EXEC_LE:
-		return REAL(execve)(path, argv, va_arg(ap, char *const *));
+		rc = REAL(execve)(path, argv, va_arg(ap, char *const *));
+		break;
 	case TW_EXEC_LP:
-		return REAL(execvp)(path, argv);
+		rc = REAL(execvp)(path, argv);
+		break;
 	default:
-		return REAL(execv)(path, argv);
+		rc = REAL(execv)(path, argv);
+		break;
 	}
+	tw_exec_failed(done);
+	return rc;
 }

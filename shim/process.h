@@ -11,14 +11,37 @@
 #include <sys/types.h>
 
 #include "real.h"
+#include "shim.h"
 
 #pragma GCC visibility push(hidden)
 
-/* Once a policy is loaded: the fork handlers. */
+/* Once a policy is loaded: the fork handlers, and quick_exit()'s. */
 void tw_process_init(void);
 
-/* _exit(), _Exit(): they skip the destructors. */
-void tw_before_exit(void);
+/*
+ * A child sharing our memory (vfork, clone with CLONE_VM) on this thread,
+ * which must leave the parent's table alone, even in calls it has no
+ * business making (socket, connect, accept, setsockopt, ...).  No system
+ * call unless such a child was made: the vfork() flag, or a clone() that
+ * shared memory, is looked at first.
+ */
+static inline bool
+tw_child_sharing_memory(void)
+{
+	if (TW_LIKELY(!__atomic_load_n(&tw_vfork_child, __ATOMIC_RELAXED)) &&
+	    TW_LIKELY(!__atomic_load_n(&tw_state.watch_pid, __ATOMIC_RELAXED)))
+		return false;
+	return tw_foreign_process();
+}
+
+/*
+ * Leaving through exit() (the destructor), _exit(), _Exit() or
+ * quick_exit(): pending closes and the sockets still open get what the
+ * policy says, once.  False when this process may not act (not its
+ * table, a signal handler inside the shim, no policy): then nothing was
+ * done and the caller does nothing either.
+ */
+bool tw_leave(void);
 
 /*
  * posix_spawn, system, popen and their kind start a child that inherits
@@ -27,8 +50,13 @@ void tw_before_exit(void);
  */
 void tw_before_spawn(bool inheritable_only);
 
-/* exec from a vfork() child: what it passes on is shared with the parent. */
-void tw_before_exec(void);
+/*
+ * Around an exec call.  tw_before_exec() returns what tw_exec_failed()
+ * needs when the call returns: the new image never saw the table, so
+ * what was done for it is taken back where it must be.
+ */
+bool tw_before_exec(void);
+void tw_exec_failed(bool left);
 
 /* execl, execle, execlp: `ap` holds the arguments after `arg`, then (execle) the environment. */
 enum tw_exec_list { TW_EXEC_L, TW_EXEC_LE, TW_EXEC_LP };

@@ -819,6 +819,14 @@ tw_reaper_flush(void)
 	unlock();
 }
 
+void
+tw_reaper_resume(void)
+{
+	lock();
+	exiting = false;
+	unlock();
+}
+
 /*
  * The program dup2()s onto a number the reaper holds: move the duplicate
  * elsewhere so that the program gets its number and we keep our socket.
