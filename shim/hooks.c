@@ -40,13 +40,19 @@ fresh(int fd)
 
 /* ---- socket life cycle ---- */
 
+/*
+ * A child sharing our memory (vfork, clone with CLONE_VM) holds
+ * descriptors of its own under the numbers of the parent's table: what it
+ * does with them is not the parent's, and passes through
+ * (tw_child_sharing_memory, no system call in any other process).
+ */
 TW_EXPORT int
 socket(int domain, int type, int protocol)
 {
 	int fd = REAL(socket)(domain, type, protocol);
 
 	/* tw_on_socket() keeps errno itself: the common path never touches it. */
-	if (fd >= 0)
+	if (fd >= 0 && !tw_child_sharing_memory())
 		tw_on_socket(fd, domain, type, protocol);
 	return fd;
 }
@@ -54,7 +60,7 @@ socket(int domain, int type, int protocol)
 TW_EXPORT int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	if (tw_mode() != TW_MODE_OFF)
+	if (tw_mode() != TW_MODE_OFF && !tw_child_sharing_memory())
 		tw_before_bind(fd, sa, len);
 	return REAL(bind)(fd, sa, len);
 }
@@ -62,7 +68,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
 TW_EXPORT int
 listen(int fd, int backlog)
 {
-	if (tw_mode() != TW_MODE_OFF)
+	if (tw_mode() != TW_MODE_OFF && !tw_child_sharing_memory())
 		backlog = tw_before_listen(fd, backlog);
 	return REAL(listen)(fd, backlog);
 }
@@ -70,7 +76,7 @@ listen(int fd, int backlog)
 TW_EXPORT int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	if (tw_mode() == TW_MODE_OFF)
+	if (tw_mode() == TW_MODE_OFF || tw_child_sharing_memory())
 		return REAL(connect)(fd, sa, len);
 	return tw_connect(fd, sa, len);
 }
@@ -78,9 +84,11 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 static int
 after_accept(int lfd, int fd, int flags)
 {
-	if (fd >= 0 && tw_mode() != TW_MODE_OFF)
+	if (fd < 0 || tw_child_sharing_memory())
+		return fd;
+	if (tw_mode() != TW_MODE_OFF)
 		tw_on_accept(lfd, fd, flags);
-	else if (fd >= 0)
+	else
 		fresh(fd);
 	return fd;
 }
@@ -100,7 +108,8 @@ accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 TW_EXPORT int
 setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	if (TW_UNLIKELY(fdt_maybe(fd)) && tw_filter_setsockopt(fd, level, name))
+	if (TW_UNLIKELY(fdt_maybe(fd)) && !tw_child_sharing_memory() &&
+	    tw_filter_setsockopt(fd, level, name))
 		return 0;
 	return REAL(setsockopt)(fd, level, name, val, len);
 }
@@ -110,7 +119,7 @@ shutdown(int fd, int how)
 {
 	int saved = errno;
 
-	if (TW_UNLIKELY(fdt_maybe(fd))) {
+	if (TW_UNLIKELY(fdt_maybe(fd)) && !tw_child_sharing_memory()) {
 		tw_on_shutdown(fd, how);
 		errno = saved;
 	}
@@ -123,7 +132,7 @@ epoll_ctl_watched(int epfd, int op, int fd, struct epoll_event *ev)
 	int rc = REAL(epoll_ctl)(epfd, op, fd, ev);
 
 	if (rc == 0 && (tw_state.watch_epoll || tw_mode() == TW_MODE_BOOT) &&
-	    fdt_maybe(fd) && !fdt_is_internal(fd))
+	    fdt_maybe(fd) && !fdt_is_internal(fd) && !tw_child_sharing_memory())
 		tw_on_epoll_ctl(epfd, op, fd);
 	return rc;
 }
@@ -467,7 +476,7 @@ fclose(FILE *fp)
 	/* A program without sockets of its own pays one load here. */
 	if (fdt_count_hint() && fp != NULL && (fd = fileno_unlocked(fp)) >= 0 &&
 	    TW_UNLIKELY(fdt_maybe(fd)) &&
-	    !fdt_is_internal(fd)) {
+	    !fdt_is_internal(fd) && !tw_child_sharing_memory()) {
 		int saved = errno;
 		/* libc closes it where we cannot see; the entry must go first. */
 		fdt_forget(fd);
