@@ -273,8 +273,13 @@ tw_clone(int (*fn)(void *), void *stack, int flags, void *arg,
 /*
  * A vfork() child (Python's subprocess, for one) execs with descriptors
  * it may have moved where the shim could not see (dup2 onto 0, 1, 2).  It
- * shares the parent's memory: mark every socket of the parent shared, so
- * the parent never shuts down one the new program may hold.
+ * shares the parent's memory: every socket of the parent is marked
+ * shared, so the parent never shuts down one the new program may hold.
+ * Marked at the parent's next entry to the table, which is before any
+ * close decides: the child takes no lock and leaves tw_busy alone.  That
+ * counter is the parent's thread's (a clone() child without a TLS of its
+ * own runs on it while that thread runs on), and a lock the child held
+ * when killed would be held for good.
  *
  * A process that execs for itself leaves this image: its pending closes
  * and its close-on-exec sockets are seen to as at exit.  The sockets it
@@ -287,10 +292,8 @@ tw_before_exec(void)
 	bool done = false;
 
 	if (tw_foreign_process()) {
-		if (fdt_count_hint() && fdt_enter_fast()) {
-			fdt_mark_shared(false);
-			fdt_leave();
-		}
+		if (fdt_count_hint())
+			fdt_mark_shared_later();
 	} else if (may_leave()) {
 		done = see_to_sockets(true);
 	}
