@@ -379,7 +379,9 @@ FCNTL_HOOK(fcntl64)
  * descriptor table and closes the range there only: other threads keep
  * those sockets, so no entry is touched and no strategy runs.  From then
  * on two tables hold every socket, as after fork(): all count as shared.
- * Flags the shim does not know go to the kernel untouched.
+ * The copies of the reaper's pending duplicates in the caller's table are
+ * closed there (tw_reaper_unshare).  Flags the shim does not know go to
+ * the kernel untouched.
  */
 static int
 close_span(unsigned lo, unsigned hi, int flags)
@@ -404,6 +406,8 @@ shim_close_range(unsigned lo, unsigned hi, int flags)
 	if (flags & CLOSE_RANGE_UNSHARE) {
 		int saved = errno;
 
+		if (!tw_foreign_process())
+			tw_reaper_unshare();
 		if (fdt_count_hint() && fdt_enter()) {
 			fdt_mark_shared(false);
 			fdt_leave();

@@ -44,6 +44,9 @@
 #define IDLE_MS		200	/* the thread exits after this long with nothing pending */
 #define CHECK_MS	1000	/* the longest the thread sleeps without looking */
 #define WAKE_TAG	UINT64_MAX
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE	(1U << 1)
+#endif
 
 struct pending {
 	int fd;				/* our duplicate; -1 in a free slot */
@@ -83,6 +86,8 @@ static rlim_t limit_seen;	/* RLIMIT_NOFILE when pending_cap was set */
 static int table_sized;		/* the descriptor table covers numbers below this */
 static char drain_buf[65536];
 static __thread int cancel_state __attribute__((tls_model("initial-exec")));
+/* This thread's descriptor table is not the reaper's any more (tw_reaper_unshare). */
+static __thread bool table_private __attribute__((tls_model("initial-exec")));
 
 /*
  * Cancellation is off while the lock is held: close() and friends are
@@ -739,6 +744,8 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	 */
 	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger > 0)
 		return -1;
+	if (table_private)
+		return -1;
 	if ((cookie = tw_socket_cookie(fd)) == 0)
 		return -1;
 	tw_own_lock();
@@ -828,6 +835,42 @@ tw_reaper_resume(void)
 }
 
 /*
+ * A thread of the program gets a private copy of the descriptor table
+ * (close_range with CLOSE_RANGE_UNSHARE).  The reaper's thread keeps the
+ * shared one, so the copies of its duplicates there are of no use to it,
+ * but each would hold its socket open after the reaper closes its own:
+ * the peer would wait for our FIN, or reset, until that thread ends.  So
+ * the table is unshared here, closing nothing, with the lock held, so
+ * that its copies are exactly the duplicates pending now; and those are
+ * closed in it.  The reaper's own three are left: they hold no
+ * connection.  While the reaper's thread runs, the table is shared for
+ * certain, so nothing here closes one of its own descriptors.
+ *
+ * From then on this thread sees none of the reaper's descriptors: it
+ * hands the reaper no close (a duplicate made in its table would be out
+ * of the reaper's sight), and what it finds on the reaper's numbers is
+ * not taken for a sign that the reaper lost them.
+ */
+void
+tw_reaper_unshare(void)
+{
+	real_close_range_fn unshare = REAL(close_range);
+	int saved = errno;
+
+	if (tw_busy || unshare == NULL)
+		return;
+	lock();
+	if (thread_running && unshare(~0U, ~0U, CLOSE_RANGE_UNSHARE) == 0) {
+		table_private = true;
+		for (unsigned i = 0; i < pending_count; i++)
+			if (still_ours(heap[i]))
+				(void)REAL(close)(heap[i]->fd);
+	}
+	unlock();
+	errno = saved;
+}
+
+/*
  * The program dup2()s onto a number the reaper holds: move the duplicate
  * elsewhere so that the program gets its number and we keep our socket.
  * Where there is no other number, the socket gets its fallback now.
@@ -897,6 +940,9 @@ tw_reaper_claims(int fd)
 	/* Inside the reaper already (a signal handler): it cannot look; keep it. */
 	if (tw_busy)
 		return true;
+	/* Not in this thread's table: nothing it finds there says anything of ours. */
+	if (table_private)
+		return false;
 	lock();
 	if (fd == own.rx || fd == own.tx || fd == own.ep) {
 		ours = fd == own.tx ? tw_same_socket(fd, own.tx_cookie) :

@@ -37,6 +37,13 @@ void tw_reaper_flush(void);
 void tw_reaper_resume(void);
 
 /*
+ * close_range() with CLOSE_RANGE_UNSHARE from a thread of the program:
+ * unshare its descriptor table now, and close there the copies of the
+ * pending duplicates.
+ */
+void tw_reaper_unshare(void);
+
+/*
  * dup2() onto one of our descriptors: move ours out of the way first (the
  * caller holds tw_own_lock()).
  */
