@@ -1025,6 +1025,7 @@ tw_reaper_postfork_child(void)
 	own.ep = own.rx = own.tx = -1;
 	armed_ms = -1;
 	thread_running = false;
+	table_private = false;	/* the child's one table is its reaper's too */
 	pthread_mutex_init(&reaper_lock, NULL);
 	/* prefork's lock() left cancellation off in this thread: as it was. */
 	pthread_setcancelstate(cancel_state, NULL);
