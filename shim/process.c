@@ -43,6 +43,9 @@
  */
 static __thread bool fork_skipped __attribute__((tls_model("initial-exec")));
 
+/* Set once this image's sockets were seen to; a failed exec clears it. */
+static bool left;
+
 static void
 prefork(void)
 {
@@ -78,6 +81,8 @@ postfork_child(void)
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	/* The child's counters are its own: the parent reports what it did. */
 	tw_stats_reset();
+	/* Its sockets too, whatever another thread of the parent was doing. */
+	__atomic_store_n(&left, false, __ATOMIC_RELAXED);
 	tw_mem_postfork_child();
 	fdt_postfork_child();
 	tw_reaper_postfork_child();
@@ -102,9 +107,6 @@ tw_child_unhandled(bool own_descriptors)
 }
 
 /* ---- leaving ---- */
-
-/* Set once this image's sockets were seen to; a failed exec clears it. */
-static bool left;
 
 /*
  * Not in a child that does not own the table (vfork, or one made by a raw
