@@ -63,6 +63,9 @@ int safe_check_replaceable(const char *path);
  */
 int safe_create_new(const char *path);
 
+/* read(2) without the library's hooks. */
+long safe_read(int fd, void *buf, size_t len);
+
 /*
  * close(2), unlink(2), rename(2), link(2) without the library's hooks.
  * safe_close() keeps errno and returns the error of a failed close (a

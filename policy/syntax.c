@@ -773,7 +773,7 @@ policy_parse_file(const char *path, struct policy_diag *diag)
 				break;
 			buf = grown;
 		}
-		got = read(fd, buf + len, cap - len);
+		got = safe_read(fd, buf + len, cap - len);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0) {

@@ -253,18 +253,64 @@ tw_close(int fd)
 }
 
 /*
- * At exit the kernel closes what the program left open, unseen.  Each
- * socket that this process alone holds gets its strategy's immediate
- * action here, once: abort, abort-if-idle, fin-then-reset.  None of them
- * is set earlier (at connect or accept): fin-then-reset's "answered" can
- * only be judged at the end, and a socket later shared by fork or exec
- * must not carry an RST for another process's close.  Closes the shim
- * never sees (_exit, fclose, io_uring, death by a signal) stay the
- * kernel's plain close.
+ * What a socket left open gets as the image ends, or CLOSE_NORMAL.
+ * Peer-first cannot wait now: its fallback, as the reaper would apply it
+ * when the wait ends.  A socket another process may hold gets only
+ * fin-then-reset, and only at exit: an exec closes just our copy.
+ */
+static enum policy_close_kind
+at_exit_kind(const struct tw_desc *d, enum tw_at_exit when)
+{
+	enum policy_close_kind kind;
+	const char *why;
+
+	if (d->close == NULL)
+		return CLOSE_NORMAL;
+	kind = d->close->kind == CLOSE_PEER_FIRST ? d->close->fallback : d->close->kind;
+	if (kind != CLOSE_ABORT && kind != CLOSE_ABORT_IF_IDLE && !tw_is_fin_then_reset(kind))
+		return CLOSE_NORMAL;
+	if ((d->flags & TW_D_SHARED) && (when != TW_AT_EXIT || !tw_is_fin_then_reset(kind)))
+		return CLOSE_NORMAL;
+	if (own_linger(d, kind, &why))
+		return CLOSE_NORMAL;
+	return kind;
+}
+
+/* The peer has not closed: a peer-first wait would still be on. */
+static bool
+peer_still_open(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    (ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_FIN_WAIT1 ||
+	    ti.tcpi_state == TCP_FIN_WAIT2);
+}
+
+static bool
+close_on_exec(int fd)
+{
+	int flags = REAL(fcntl)(fd, F_GETFD);
+
+	return flags >= 0 && (flags & FD_CLOEXEC);
+}
+
+/*
+ * As the image ends the kernel closes what the program left open, unseen.
+ * Each socket that this process alone holds gets its strategy's immediate
+ * action here, once: abort, abort-if-idle, fin-then-reset, or peer-first's
+ * fallback.  None of them is set earlier (at connect or accept):
+ * fin-then-reset's "answered" can only be judged at the end, and a socket
+ * later shared by fork or exec must not carry an RST for another
+ * process's close.  At exec, only the close-on-exec sockets: the others
+ * stay the program's.  Closes the shim never sees (fclose, io_uring,
+ * death by a signal) stay the kernel's plain close.
  */
 void
-tw_close_at_exit(void)
+tw_close_at_exit(enum tw_at_exit when)
 {
+	const char *at = when == TW_AT_EXIT ? "at exit" : "at exec";
 	unsigned n = 0, cap;
 	int *fds;
 
@@ -277,30 +323,36 @@ tw_close_at_exit(void)
 	fdt_leave();
 	for (unsigned i = 0; i < n; i++) {
 		enum policy_close_kind kind = CLOSE_NORMAL;
+		bool peer_first = false;
 		uint64_t cookie = 0;
 		struct tw_desc *d;
 		const char *why;
 
 		if (!fdt_enter())
 			break;
-		if ((d = fdt_find(fds[i])) != NULL && d->close != NULL &&
-		    (d->close->kind == CLOSE_ABORT || d->close->kind == CLOSE_ABORT_IF_IDLE ||
-		    tw_is_fin_then_reset(d->close->kind)) &&
-		    (tw_is_fin_then_reset(d->close->kind) || !(d->flags & TW_D_SHARED)) &&
-		    !own_linger(d, d->close->kind, &why)) {
-			kind = d->close->kind;
+		if ((d = fdt_find(fds[i])) != NULL) {
+			kind = at_exit_kind(d, when);
+			peer_first = d->close != NULL && d->close->kind == CLOSE_PEER_FIRST;
 			cookie = d->cookie;
 		}
 		fdt_leave();
-		if (tw_is_fin_then_reset(kind)) {
-			if (tw_fin_then_reset(fds[i], kind == CLOSE_FIN_THEN_RESET_ALWAYS, 0, &why))
-				tw_log(TW_LOG_INFO, "fd %d: at exit: fin-then-reset", fds[i]);
+		if (kind == CLOSE_NORMAL || (when != TW_AT_EXIT && !close_on_exec(fds[i])))
+			continue;
+		if (when == TW_AT_EXEC_FAILED) {
+			/* The program goes on with it: no reset of ours stays on it. */
+			if (!tw_is_fin_then_reset(kind) && tw_same_socket(fds[i], cookie))
+				tw_set_linger(fds[i], 0, 0);
 			continue;
 		}
-		if (kind == CLOSE_NORMAL || !tw_same_socket(fds[i], cookie))
+		if (tw_is_fin_then_reset(kind)) {
+			if (tw_fin_then_reset(fds[i], kind == CLOSE_FIN_THEN_RESET_ALWAYS, 0, &why))
+				tw_log(TW_LOG_INFO, "fd %d: %s: fin-then-reset", fds[i], at);
+			continue;
+		}
+		if (!tw_same_socket(fds[i], cookie) || (peer_first && !peer_still_open(fds[i])))
 			continue;
 		if (kind == CLOSE_ABORT || tw_socket_idle(fds[i]))
-			reset_now(fds[i], kind, "at exit");
+			reset_now(fds[i], kind, at);
 	}
 	tw_free(fds, cap * sizeof *fds);
 }

@@ -7,7 +7,14 @@
 /* The slow path of close(): fd is in the table, or internal (not lazily noted). */
 int tw_close(int fd);
 
-/* At exit: abort-if-idle for the sockets the program left open. */
-void tw_close_at_exit(void);
+/*
+ * The sockets the program left open, as this image ends: each gets its
+ * strategy's immediate action (for peer-first, which cannot wait now, its
+ * fallback).  At exec only the close-on-exec ones that no other process
+ * holds: the others live on.  After a failed exec, the resets set then
+ * are taken off again.
+ */
+enum tw_at_exit { TW_AT_EXIT, TW_AT_EXEC, TW_AT_EXEC_FAILED };
+void tw_close_at_exit(enum tw_at_exit when);
 
 #endif

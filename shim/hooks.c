@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "closer.h"
 #include "fdtable.h"
 #include "ownfd.h"
+#include "process.h"
 #include "real.h"
 #include "reaper.h"
 #include "shim.h"
@@ -40,13 +40,19 @@ fresh(int fd)
 
 /* ---- socket life cycle ---- */
 
+/*
+ * A child sharing our memory (vfork, clone with CLONE_VM) holds
+ * descriptors of its own under the numbers of the parent's table: what it
+ * does with them is not the parent's, and passes through
+ * (tw_child_sharing_memory, no system call in any other process).
+ */
 TW_EXPORT int
 socket(int domain, int type, int protocol)
 {
 	int fd = REAL(socket)(domain, type, protocol);
 
 	/* tw_on_socket() keeps errno itself: the common path never touches it. */
-	if (fd >= 0)
+	if (fd >= 0 && !tw_child_sharing_memory())
 		tw_on_socket(fd, domain, type, protocol);
 	return fd;
 }
@@ -54,7 +60,7 @@ socket(int domain, int type, int protocol)
 TW_EXPORT int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	if (tw_mode() != TW_MODE_OFF)
+	if (tw_mode() != TW_MODE_OFF && !tw_child_sharing_memory())
 		tw_before_bind(fd, sa, len);
 	return REAL(bind)(fd, sa, len);
 }
@@ -62,7 +68,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
 TW_EXPORT int
 listen(int fd, int backlog)
 {
-	if (tw_mode() != TW_MODE_OFF)
+	if (tw_mode() != TW_MODE_OFF && !tw_child_sharing_memory())
 		backlog = tw_before_listen(fd, backlog);
 	return REAL(listen)(fd, backlog);
 }
@@ -70,7 +76,7 @@ listen(int fd, int backlog)
 TW_EXPORT int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	if (tw_mode() == TW_MODE_OFF)
+	if (tw_mode() == TW_MODE_OFF || tw_child_sharing_memory())
 		return REAL(connect)(fd, sa, len);
 	return tw_connect(fd, sa, len);
 }
@@ -78,9 +84,11 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 static int
 after_accept(int lfd, int fd, int flags)
 {
-	if (fd >= 0 && tw_mode() != TW_MODE_OFF)
+	if (fd < 0 || tw_child_sharing_memory())
+		return fd;
+	if (tw_mode() != TW_MODE_OFF)
 		tw_on_accept(lfd, fd, flags);
-	else if (fd >= 0)
+	else
 		fresh(fd);
 	return fd;
 }
@@ -100,7 +108,8 @@ accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 TW_EXPORT int
 setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	if (TW_UNLIKELY(fdt_maybe(fd)) && tw_filter_setsockopt(fd, level, name))
+	if (TW_UNLIKELY(fdt_maybe(fd)) && !tw_child_sharing_memory() &&
+	    tw_filter_setsockopt(fd, level, name))
 		return 0;
 	return REAL(setsockopt)(fd, level, name, val, len);
 }
@@ -110,7 +119,7 @@ shutdown(int fd, int how)
 {
 	int saved = errno;
 
-	if (TW_UNLIKELY(fdt_maybe(fd))) {
+	if (TW_UNLIKELY(fdt_maybe(fd)) && !tw_child_sharing_memory()) {
 		tw_on_shutdown(fd, how);
 		errno = saved;
 	}
@@ -123,7 +132,7 @@ epoll_ctl_watched(int epfd, int op, int fd, struct epoll_event *ev)
 	int rc = REAL(epoll_ctl)(epfd, op, fd, ev);
 
 	if (rc == 0 && (tw_state.watch_epoll || tw_mode() == TW_MODE_BOOT) &&
-	    fdt_maybe(fd) && !fdt_is_internal(fd))
+	    fdt_maybe(fd) && !fdt_is_internal(fd) && !tw_child_sharing_memory())
 		tw_on_epoll_ctl(epfd, op, fd);
 	return rc;
 }
@@ -370,7 +379,9 @@ FCNTL_HOOK(fcntl64)
  * descriptor table and closes the range there only: other threads keep
  * those sockets, so no entry is touched and no strategy runs.  From then
  * on two tables hold every socket, as after fork(): all count as shared.
- * Flags the shim does not know go to the kernel untouched.
+ * The copies of the reaper's pending duplicates in the caller's table are
+ * closed there (tw_reaper_unshare).  Flags the shim does not know go to
+ * the kernel untouched.
  */
 static int
 close_span(unsigned lo, unsigned hi, int flags)
@@ -395,6 +406,8 @@ shim_close_range(unsigned lo, unsigned hi, int flags)
 	if (flags & CLOSE_RANGE_UNSHARE) {
 		int saved = errno;
 
+		if (!tw_foreign_process())
+			tw_reaper_unshare();
 		if (fdt_count_hint() && fdt_enter()) {
 			fdt_mark_shared(false);
 			fdt_leave();
@@ -467,7 +480,7 @@ fclose(FILE *fp)
 	/* A program without sockets of its own pays one load here. */
 	if (fdt_count_hint() && fp != NULL && (fd = fileno_unlocked(fp)) >= 0 &&
 	    TW_UNLIKELY(fdt_maybe(fd)) &&
-	    !fdt_is_internal(fd)) {
+	    !fdt_is_internal(fd) && !tw_child_sharing_memory()) {
 		int saved = errno;
 		/* libc closes it where we cannot see; the entry must go first. */
 		fdt_forget(fd);
@@ -476,32 +489,13 @@ fclose(FILE *fp)
 	return REAL(fclose)(fp);
 }
 
-/* ---- other processes ---- */
-
-/*
- * posix_spawn, system and popen start a child that inherits every
- * descriptor without close-on-exec, and no fork handler runs for them.
- * From here on such sockets are shared: never shut down, never aborted.
- * File actions may hand the child any descriptor (adddup2 of a
- * close-on-exec socket), so with them every socket counts as shared.
- */
-static void
-before_spawn(bool inheritable_only)
-{
-	int saved = errno;
-
-	if (fdt_count_hint() && fdt_enter()) {
-		fdt_mark_shared(inheritable_only);
-		fdt_leave();
-	}
-	errno = saved;
-}
+/* ---- other processes (process.c) ---- */
 
 TW_EXPORT int
 posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	before_spawn(fa == NULL);
+	tw_before_spawn(fa == NULL);
 	return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
 }
 
@@ -509,103 +503,56 @@ TW_EXPORT int
 posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	before_spawn(fa == NULL);
+	tw_before_spawn(fa == NULL);
 	return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
 }
 
 TW_EXPORT int
 system(const char *command)
 {
-	before_spawn(true);
+	tw_before_spawn(true);
 	return REAL(system)(command);
 }
 
 TW_EXPORT FILE *
 popen(const char *command, const char *type)
 {
-	before_spawn(true);
+	tw_before_spawn(true);
 	return REAL(popen)(command, type);
 }
 
-/*
- * A vfork() child (Python's subprocess, for one) execs with descriptors
- * it may have moved where the shim could not see (dup2 onto 0, 1, 2).  It
- * shares the parent's memory: mark every socket of the parent shared, so
- * the parent never shuts down one the new program may hold.  A process
- * that execs for itself loses the table with its memory: nothing to do.
- */
-static void
-before_exec(void)
-{
-	int saved = errno;
-
-	if (fdt_count_hint() && tw_foreign_process() && fdt_enter_fast()) {
-		fdt_mark_shared(false);
-		fdt_leave();
-	}
-	errno = saved;
-}
+/* Each exec: the sockets seen to before it, and that taken back if it returns. */
+#define EXEC_CALL(call)							\
+	do {								\
+		bool left_ = tw_before_exec();				\
+		int rc_ = (call);					\
+									\
+		tw_exec_failed(left_);					\
+		return rc_;						\
+	} while (0)
 
 TW_EXPORT int
 execve(const char *path, char *const argv[], char *const envp[])
 {
-	before_exec();
-	return REAL(execve)(path, argv, envp);
+	EXEC_CALL(REAL(execve)(path, argv, envp));
 }
 
 TW_EXPORT int
 execv(const char *path, char *const argv[])
 {
-	before_exec();
-	return REAL(execv)(path, argv);
+	EXEC_CALL(REAL(execv)(path, argv));
 }
 
 TW_EXPORT int
 execvp(const char *file, char *const argv[])
 {
-	before_exec();
-	return REAL(execvp)(file, argv);
+	EXEC_CALL(REAL(execvp)(file, argv));
 }
 
 TW_EXPORT int
 execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	before_exec();
-	return REAL(execvpe)(file, argv, envp);
-}
-
-/*
- * The list forms.  Their argument vector is built on the stack, as libc
- * builds it: a vfork() child must not allocate.  `ap` holds the arguments
- * after `arg`, then (execle) the environment.
- */
-enum exec_list { EXEC_L, EXEC_LE, EXEC_LP };
-
-static int
-exec_list(enum exec_list how, const char *path, const char *arg, va_list ap)
-{
-	va_list count;
-	size_t n = 0;
-
-	va_copy(count, ap);
-	for (const char *a = arg; a != NULL; a = va_arg(count, const char *))
-		n++;
-	va_end(count);
-
-	char *argv[n + 1];
-
-	argv[0] = (char *)arg;
-	for (size_t i = 1; i <= n; i++)
-		argv[i] = va_arg(ap, char *);	/* argv[n] is the list's NULL */
-	before_exec();
-	switch (how) {
-	case EXEC_LE:
-		return REAL(execve)(path, argv, va_arg(ap, char *const *));
-	case EXEC_LP:
-		return REAL(execvp)(path, argv);
-	default:
-		return REAL(execv)(path, argv);
-	}
+	EXEC_CALL(REAL(execvpe)(file, argv, envp));
 }
 
 #define EXEC_LIST_HOOK(name, how)					\
@@ -616,20 +563,19 @@ name(const char *path, const char *arg, ...)				\
 	int rc;								\
 									\
 	va_start(ap, arg);						\
-	rc = exec_list(how, path, arg, ap);				\
+	rc = tw_exec_list(how, path, arg, ap);				\
 	va_end(ap);							\
 	return rc;							\
 }
 
-EXEC_LIST_HOOK(execl, EXEC_L)
-EXEC_LIST_HOOK(execle, EXEC_LE)
-EXEC_LIST_HOOK(execlp, EXEC_LP)
+EXEC_LIST_HOOK(execl, TW_EXEC_L)
+EXEC_LIST_HOOK(execle, TW_EXEC_LE)
+EXEC_LIST_HOOK(execlp, TW_EXEC_LP)
 
 TW_EXPORT int
 fexecve(int fd, char *const argv[], char *const envp[])
 {
-	before_exec();
-	return REAL(fexecve)(fd, argv, envp);
+	EXEC_CALL(REAL(fexecve)(fd, argv, envp));
 }
 
 TW_EXPORT int
@@ -637,31 +583,19 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[], in
 {
 	real_execveat_fn real = REAL(execveat);
 
-	before_exec();
 	if (real == NULL)	/* a libc older than its wrapper */
-		return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
-	return real(dirfd, path, argv, envp, flags);
+		EXEC_CALL((int)syscall(SYS_execveat, dirfd, path, argv, envp, flags));
+	EXEC_CALL(real(dirfd, path, argv, envp, flags));
 }
 
-/* ---- leaving without exit() ---- */
-
-/*
- * _exit() skips the destructors: pending closes get their fallback here,
- * as at exit.  Not in a child that does not own the table (vfork), nor
- * from a signal handler that interrupted the shim.
- */
-static void
-before_exit(void)
-{
-	if (tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !tw_foreign_process_strict() &&
-	    !fdt_frozen())
-		tw_reaper_flush();
-}
-
+/* _exit() and _Exit() skip the destructors: the sockets are seen to here, as at exit. */
 TW_EXPORT void
 _exit(int status)
 {
-	before_exit();
+	int saved = errno;
+
+	(void)tw_leave();
+	errno = saved;
 	REAL(_exit)(status);
 	__builtin_unreachable();
 }
@@ -669,112 +603,24 @@ _exit(int status)
 TW_EXPORT void
 _Exit(int status)
 {
-	before_exit();
+	int saved = errno;
+
+	(void)tw_leave();
+	errno = saved;
 	REAL(_Exit)(status);
 	__builtin_unreachable();
 }
 
-/*
- * A child made without the fork handlers (_Fork, clone) holds every
- * socket: the parent marks its sockets shared, before the call, so that
- * no other thread's close() acts on one meanwhile, and after it.
- */
-static void
-after_child_made(pid_t pid)
-{
-	if (pid > 0 && fdt_count_hint()) {
-		/* From a signal handler that interrupted the shim: at the next entry. */
-		if (fdt_enter()) {
-			fdt_mark_shared(false);
-			fdt_leave();
-		} else if (!tw_foreign_process()) {
-			fdt_mark_shared_later();
-		}
-	}
-}
-
-/* The child of _Fork() lets go of the reaper's descriptors and passes through. */
 TW_EXPORT pid_t
 _Fork(void)
 {
 	real__Fork_fn real = REAL(_Fork);
-	pid_t pid;
-	int saved;
 
 	if (real == NULL) {
 		errno = ENOSYS;
 		return -1;
 	}
-	before_spawn(false);
-	pid = real();
-	saved = errno;
-	if (pid == 0)
-		tw_child_unhandled(true);
-	else
-		after_child_made(pid);
-	errno = saved;
-	return pid;
-}
-
-/*
- * clone() outside pthread_create, which libc makes without it.  A child
- * sharing our memory (CLONE_VM) can be told from us only by its process
- * ID: from here on tw_foreign_process() compares them.  A child with a
- * copy of our memory starts as one of _Fork(): clone_start is read from
- * its copy.  One given a TLS of its own (CLONE_SETTLS) runs none of our
- * code before the caller's: it is not seen, as after a raw clone.
- */
-struct clone_start {
-	int (*fn)(void *);
-	void *arg;
-	bool own_descriptors;		/* not CLONE_FILES */
-};
-
-static int
-clone_child(void *p)
-{
-	const struct clone_start *start = p;
-
-	tw_child_unhandled(start->own_descriptors);
-	return start->fn(start->arg);
-}
-
-static int
-clone_hooked(int (*fn)(void *), void *stack, int flags, void *arg,
-    pid_t *parent_tid, void *tls, pid_t *child_tid)
-{
-	real_clone_fn real = REAL(clone);
-	struct clone_start start = { fn, arg, !(flags & CLONE_FILES) };
-	int pid, saved;
-	bool shares;
-
-	if (real == NULL) {
-		errno = ENOSYS;
-		return -1;
-	}
-	/* Threads, and what libc refuses (no function): as they are. */
-	if ((flags & CLONE_THREAD) || fn == NULL)
-		return real(fn, stack, flags, arg, parent_tid, tls, child_tid);
-	/*
-	 * A child that shares our descriptor table holds nothing of its own.
-	 * One that shares our memory and stops us until it execs or exits
-	 * is a vfork() child: its exec marks our sockets shared (before_exec).
-	 */
-	shares = !(flags & CLONE_FILES) &&
-	    (flags & (CLONE_VM | CLONE_VFORK)) != (CLONE_VM | CLONE_VFORK);
-	if (flags & CLONE_VM)
-		tw_watch_pid();
-	if (shares)
-		before_spawn(false);
-	if (flags & (CLONE_VM | CLONE_SETTLS))
-		pid = real(fn, stack, flags, arg, parent_tid, tls, child_tid);
-	else
-		pid = real(clone_child, stack, flags, &start, parent_tid, tls, child_tid);
-	saved = errno;
-	if (shares)
-		after_child_made(pid);
-	errno = saved;
-	return pid;
+	return tw_fork_unhandled(real);
 }
 
 /* The optional arguments are read whether passed or not, as libc's own clone() does. */
@@ -791,7 +637,7 @@ name(int (*fn)(void *), void *stack, int flags, void *arg, ...)	\
 	tls = va_arg(ap, void *);					\
 	child_tid = va_arg(ap, pid_t *);				\
 	va_end(ap);							\
-	return clone_hooked(fn, stack, flags, arg, parent_tid, tls, child_tid); \
+	return tw_clone(fn, stack, flags, arg, parent_tid, tls, child_tid); \
 }
 
 CLONE_HOOK(clone)

@@ -1,6 +1,7 @@
 /*
- * init.c - start-up, exit and fork: reading the environment, loading the
- * policy, and keeping the table true across fork().
+ * init.c - start-up and exit: reading the environment, loading the
+ * policy, and the counters written at exit.  fork, exec and the other
+ * ways of leaving are process.c's.
  *
  * Start-up has two phases.  Phase 1, finding the real functions, happens
  * lazily in whichever hook runs first, even before any constructor (see
@@ -8,7 +9,6 @@
  * has run, hooks track sockets but change nothing.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "closer.h"
-#include "fdtable.h"
-#include "mem.h"
+#include "process.h"
 #include "real.h"
 #include "reaper.h"
 #include "shim.h"
@@ -77,75 +75,6 @@ on_stats_signal(int sig)
 	(void)sig;
 	if (stats_path != NULL)
 		tw_stats_write(stats_path, true);
-}
-
-/*
- * fork() from a signal handler that interrupted this thread inside the
- * shim: the locks may be this very thread's, and taking them would wait
- * forever.  Then the handlers take no lock.  In the parent the
- * interrupted code releases them when the handler returns, and its
- * sockets are marked shared at the next chance.  In the child any lock
- * may be held for good (by this thread, or by another that does not
- * exist there): the child passes everything through and never takes one.
- */
-static __thread bool fork_skipped __attribute__((tls_model("initial-exec")));
-
-static void
-prefork(void)
-{
-	fork_skipped = tw_busy != 0;
-	if (fork_skipped)
-		return;
-	/* Resolve now: a signal handler in the child must not need dlsym. */
-	real_resolve_all();
-	tw_reaper_prefork();
-	fdt_prefork();
-	tw_mem_prefork();
-}
-
-static void
-postfork_parent(void)
-{
-	if (fork_skipped) {
-		fdt_mark_shared_later();
-		return;
-	}
-	tw_mem_postfork_parent();
-	fdt_postfork_parent();
-	tw_reaper_postfork_parent();
-}
-
-static void
-postfork_child(void)
-{
-	if (fork_skipped) {
-		tw_child_unhandled(true);
-		return;
-	}
-	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	/* The child's counters are its own: the parent reports what it did. */
-	tw_stats_reset();
-	tw_mem_postfork_child();
-	fdt_postfork_child();
-	tw_reaper_postfork_child();
-}
-
-/*
- * Without the fork handlers, any lock may be held for good by a thread
- * that does not exist here, and the reaper's thread is gone: the child
- * never takes a lock and passes everything through.  With descriptors of
- * its own it lets go of its copies of the reaper's; one that shares its
- * parent's table (clone with CLONE_FILES) must leave them be.
- */
-void
-tw_child_unhandled(bool own_descriptors)
-{
-	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	tw_stats_reset();
-	fdt_freeze();
-	__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
-	if (own_descriptors)
-		tw_reaper_drop_inherited();
 }
 
 static struct policy *
@@ -215,7 +144,7 @@ twshim_init(void)
 	if (p == NULL) {
 		report_bad_policy(&diag);
 		if (diag.on_error == POLICY_ON_ERROR_EXIT)
-			_exit(125);
+			REAL(_exit)(125);
 		policy_diag_free(&diag);
 		__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
 		errno = saved;
@@ -236,7 +165,7 @@ twshim_init(void)
 	    ((1u << CLOSE_FIN_THEN_RESET) | (1u << CLOSE_FIN_THEN_RESET_ALWAYS))) != 0,
 	    __ATOMIC_RELAXED);
 	tw_reaper_init(tw_state.waiting);
-	pthread_atfork(prefork, postfork_parent, postfork_child);
+	tw_process_init();
 	if (stats_path != NULL && getenv("TWSHIM_STATS_SIGNAL") != NULL &&
 	    strcmp(getenv("TWSHIM_STATS_SIGNAL"), "1") == 0) {
 		struct sigaction sa = { .sa_handler = on_stats_signal, .sa_flags = SA_RESTART };
@@ -258,16 +187,9 @@ twshim_fini(void)
 {
 	int saved = errno;
 
-	/*
-	 * exit() from a signal handler that interrupted this thread inside
-	 * the shim: its locks may be held by this thread.  Leave the sockets
-	 * to the kernel's plain close.
-	 */
-	if (tw_mode() != TW_MODE_ACTIVE || tw_foreign_process_strict() || tw_busy != 0)
+	/* The sockets first, then the counters, which then include what that did. */
+	if (!tw_leave())
 		return;
-	tw_reaper_flush();
-	if (!tw_state.dry_run)
-		tw_close_at_exit();
 	if (stats_path != NULL)
 		tw_stats_write(stats_path, false);
 	errno = saved;

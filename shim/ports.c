@@ -107,7 +107,7 @@ read_small_file(const char *path, char *buf, size_t size)
 	ssize_t n = -1;
 
 	if (fd >= 0) {
-		n = read(fd, buf, size - 1);
+		n = REAL(read)(fd, buf, size - 1);
 		REAL(close)(fd);
 	}
 	release_cancel(cancel);

@@ -44,6 +44,9 @@
 #define IDLE_MS		200	/* the thread exits after this long with nothing pending */
 #define CHECK_MS	1000	/* the longest the thread sleeps without looking */
 #define WAKE_TAG	UINT64_MAX
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE	(1U << 1)
+#endif
 
 struct pending {
 	int fd;				/* our duplicate; -1 in a free slot */
@@ -83,6 +86,8 @@ static rlim_t limit_seen;	/* RLIMIT_NOFILE when pending_cap was set */
 static int table_sized;		/* the descriptor table covers numbers below this */
 static char drain_buf[65536];
 static __thread int cancel_state __attribute__((tls_model("initial-exec")));
+/* This thread's descriptor table is not the reaper's any more (tw_reaper_unshare). */
+static __thread bool table_private __attribute__((tls_model("initial-exec")));
 
 /*
  * Cancellation is off while the lock is held: close() and friends are
@@ -280,7 +285,7 @@ static void
 fall_back(struct pending *p, int64_t now)
 {
 	if (p->fallback == CLOSE_GRACEFUL && still_ours(p)) {
-		(void)shutdown(p->fd, SHUT_WR);
+		(void)REAL(shutdown)(p->fd, SHUT_WR);
 		p->kind = CLOSE_GRACEFUL;
 		p->fallback = CLOSE_NORMAL;
 		p->deadline_ms = now + p->fallback_ms;
@@ -295,7 +300,7 @@ static bool
 drain(int fd)
 {
 	for (int i = 0; i < 16; i++) {
-		ssize_t n = recv(fd, drain_buf, sizeof drain_buf, MSG_DONTWAIT);
+		ssize_t n = REAL(recv)(fd, drain_buf, sizeof drain_buf, MSG_DONTWAIT);
 
 		if (n == 0)
 			return true;
@@ -525,7 +530,7 @@ woken(void)
 	char buf[64];
 	ssize_t n;
 
-	while ((n = recv(own.rx, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+	while ((n = REAL(recv)(own.rx, buf, sizeof buf, MSG_DONTWAIT)) > 0)
 		;
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
 }
@@ -739,6 +744,8 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	 */
 	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) == 0 && l.l_onoff && l.l_linger > 0)
 		return -1;
+	if (table_private)
+		return -1;
 	if ((cookie = tw_socket_cookie(fd)) == 0)
 		return -1;
 	tw_own_lock();
@@ -787,7 +794,7 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 
 	/* Every read of ours is MSG_DONTWAIT: the file's flags stay as they were. */
 	if (c->kind == CLOSE_GRACEFUL && !shut_wr_done)
-		(void)shutdown(dupfd, SHUT_WR);
+		(void)REAL(shutdown)(dupfd, SHUT_WR);
 
 	ev.events = EPOLLIN | EPOLLRDHUP;
 	ev.data.u64 = event_tag(p);
@@ -817,6 +824,50 @@ tw_reaper_flush(void)
 	exiting = true;
 	finish_all(true);
 	unlock();
+}
+
+void
+tw_reaper_resume(void)
+{
+	lock();
+	exiting = false;
+	unlock();
+}
+
+/*
+ * A thread of the program gets a private copy of the descriptor table
+ * (close_range with CLOSE_RANGE_UNSHARE).  The reaper's thread keeps the
+ * shared one, so the copies of its duplicates there are of no use to it,
+ * but each would hold its socket open after the reaper closes its own:
+ * the peer would wait for our FIN, or reset, until that thread ends.  So
+ * the table is unshared here, closing nothing, with the lock held, so
+ * that its copies are exactly the duplicates pending now; and those are
+ * closed in it.  The reaper's own three are left: they hold no
+ * connection.  While the reaper's thread runs, the table is shared for
+ * certain, so nothing here closes one of its own descriptors.
+ *
+ * From then on this thread sees none of the reaper's descriptors: it
+ * hands the reaper no close (a duplicate made in its table would be out
+ * of the reaper's sight), and what it finds on the reaper's numbers is
+ * not taken for a sign that the reaper lost them.
+ */
+void
+tw_reaper_unshare(void)
+{
+	real_close_range_fn unshare = REAL(close_range);
+	int saved = errno;
+
+	if (tw_busy || unshare == NULL)
+		return;
+	lock();
+	if (thread_running && unshare(~0U, ~0U, CLOSE_RANGE_UNSHARE) == 0) {
+		table_private = true;
+		for (unsigned i = 0; i < pending_count; i++)
+			if (still_ours(heap[i]))
+				(void)REAL(close)(heap[i]->fd);
+	}
+	unlock();
+	errno = saved;
 }
 
 /*
@@ -889,6 +940,9 @@ tw_reaper_claims(int fd)
 	/* Inside the reaper already (a signal handler): it cannot look; keep it. */
 	if (tw_busy)
 		return true;
+	/* Not in this thread's table: nothing it finds there says anything of ours. */
+	if (table_private)
+		return false;
 	lock();
 	if (fd == own.rx || fd == own.tx || fd == own.ep) {
 		ours = fd == own.tx ? tw_same_socket(fd, own.tx_cookie) :
@@ -971,6 +1025,7 @@ tw_reaper_postfork_child(void)
 	own.ep = own.rx = own.tx = -1;
 	armed_ms = -1;
 	thread_running = false;
+	table_private = false;	/* the child's one table is its reaper's too */
 	pthread_mutex_init(&reaper_lock, NULL);
 	/* prefork's lock() left cancellation off in this thread: as it was. */
 	pthread_setcancelstate(cancel_state, NULL);

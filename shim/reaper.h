@@ -28,8 +28,20 @@ void tw_reaper_init(bool waiting);
  */
 int tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done);
 
-/* At exit: apply each pending socket's fallback now. */
+/*
+ * As the image ends (exit, exec): apply each pending socket's fallback
+ * now, and from then on take no more.  tw_reaper_resume(): the exec
+ * failed, take them again.
+ */
 void tw_reaper_flush(void);
+void tw_reaper_resume(void);
+
+/*
+ * close_range() with CLOSE_RANGE_UNSHARE from a thread of the program:
+ * unshare its descriptor table now, and close there the copies of the
+ * pending duplicates.
+ */
+void tw_reaper_unshare(void);
 
 /*
  * dup2() onto one of our descriptors: move ours out of the way first (the

@@ -157,7 +157,7 @@ tw_prepare_close(int fd, enum policy_close_kind kind)
 		else
 			tw_log(TW_LOG_INFO, "fd %d: fell back to normal: %s", fd, why);
 	} else if (kind == CLOSE_GRACEFUL) {
-		(void)shutdown(fd, SHUT_WR);
+		(void)REAL(shutdown)(fd, SHUT_WR);
 	} else if (kind == CLOSE_ABORT_IF_IDLE) {
 		tw_log(TW_LOG_INFO, "fd %d: fell back to normal: busy", fd);
 	}

@@ -137,7 +137,31 @@ struct clone_job {
 	int fd;
 	int delay_ms;
 	size_t bytes;
+	int port;
 };
+
+/*
+ * A child sharing our memory puts a socket of its own on the number of
+ * ours: it closes its copy of fd, makes a socket there, connects it to
+ * port and sets SO_LINGER {0,0} on it.  0 when all of that happened.
+ */
+static int
+clone_reuses(void *p)
+{
+	struct clone_job *job = p;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)job->port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct linger l = { 0, 0 };
+	int s;
+
+	close(job->fd);
+	if ((s = socket(AF_INET, SOCK_STREAM, 0)) != job->fd)
+		return 2;
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0)
+		return 3;
+	return 0;
+}
 
 static int
 clone_closes(void *p)
@@ -452,6 +476,25 @@ run_op(char **a)
 		waitpid(pid, NULL, 0);
 		print_result("clone_vm_close", pid > 0 ? 0 : -1);
 		return 2;
+	}
+	if (strcmp(a[0], "vfork_reuse") == 0 || strcmp(a[0], "clone_vm_reuse") == 0) {
+		/* NAME PORT: such a child makes a socket of its own on NAME's number */
+		struct clone_job job = { .fd = lookup(a[1]), .port = atoi(a[2]) };
+		int status = -1;
+		pid_t pid;
+
+		if (a[0][0] == 'v') {
+			pid = vfork();
+			if (pid == 0)
+				_exit(clone_reuses(&job));
+		} else {
+			pid = clone(clone_reuses, clone_stack + sizeof clone_stack,
+			    CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
+		}
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		print_result(a[0], pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1);
+		return 3;
 	}
 	if (strcmp(a[0], "clone_files") == 0) {	/* a clone(CLONE_FILES) child that returns at once */
 		struct clone_job job = { .fd = -1 };
