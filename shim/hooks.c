@@ -21,6 +21,7 @@
 #include "real.h"
 #include "reaper.h"
 #include "shim.h"
+#include "stats.h"
 
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE	(1U << 1)
@@ -648,7 +649,8 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[], in
 /*
  * _exit() skips the destructors: pending closes get their fallback here,
  * as at exit.  Not in a child that does not own the table (vfork), nor
- * from a signal handler that interrupted the shim.
+ * from a signal handler that interrupted the shim.  The stats file is
+ * written in any case (stats.c says when not).
  */
 static void
 before_exit(void)
@@ -656,6 +658,7 @@ before_exit(void)
 	if (tw_mode() == TW_MODE_ACTIVE && tw_busy == 0 && !tw_foreign_process_strict() &&
 	    !fdt_frozen())
 		tw_reaper_flush();
+	tw_stats_at_exit();
 }
 
 TW_EXPORT void
@@ -735,8 +738,13 @@ clone_child(void *p)
 {
 	const struct clone_start *start = p;
 
+	int status;
+
 	tw_child_unhandled(start->own_descriptors);
-	return start->fn(start->arg);
+	status = start->fn(start->arg);
+	/* Returning ends the child with a raw exit: its stats file is written here. */
+	tw_stats_at_exit();
+	return status;
 }
 
 static int
