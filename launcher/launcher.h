@@ -32,7 +32,7 @@ bool program_name_for(const char *command, char *out, size_t size);
 void print_sysctl_table(FILE *out);
 
 /*
- * stats.c: "twshim --stats [--format F] FILE...", given the arguments after
+ * stats.c: "twshim --stats [--format F] DIR|FILE...", given the arguments after
  * --stats; returns the exit status.
  */
 int stats_main(int argc, char **argv);

@@ -573,7 +573,7 @@ warn_no_connections(const struct stats_set *set)
 			char *name = stats_escape_name(p->name);
 
 			fprintf(stderr, "twshim: warning: %s: no connection counted in %lu "
-			    "process%s; stats files may be missing (see twshim(1), STATS)\n",
+			    "process%s; stats files may be missing (see TWSHIM_STATS in twshim(1))\n",
 			    name, p->processes, p->processes == 1 ? "" : "es");
 			free(name);
 		}

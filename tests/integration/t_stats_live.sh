@@ -31,6 +31,40 @@ kill -0 $p || fail "the program still runs"
 wait $p
 assert_eq "$(total sockops "closes with abort")" 1 "the close, once it is made"
 
+# No signal is taken, even when asked for: SIGUSR2 keeps its default.
+with_shim "$P" env TWSHIM_STATS="$D" TWSHIM_STATS_SIGNAL=USR2 \
+    "$OPS" sock a , connect a 127.0.0.1 7395 , sleep 3000 , close a >/dev/null 2>&1 &
+p=$!
+sleep 0.7
+kill -USR2 $p
+wait $p
+assert_eq "$?" $((128 + 12)) "SIGUSR2 has its default action"
+
+# Removing the file starts the program's totals from zero: a process
+# still running counts into the removed file, a new one makes a new file.
+rm -f "$D"/*
+shim "$OPS" sock a , connect a 127.0.0.1 7395 , close a >/dev/null
+shim "$OPS" sock a , connect a 127.0.0.1 7395 , sleep 1000 , close a >/dev/null &
+p=$!
+sleep 0.5
+assert_eq "$(total sockops "sockets that became clients")" 2 "two clients"
+rm -f "$D"/*
+wait $p
+assert_eq "$(ls -A "$D" | wc -l)" 0 "no file made again by the running process"
+shim "$OPS" sock a , connect a 127.0.0.1 7395 , close a >/dev/null
+assert_eq "$(total sockops "sockets that became clients")" 1 "a new file from zero"
+
+# A program whose files show no connection at all (a listener that never
+# accepted, as nginx's master alone looked when its workers' files were
+# lost) is named in a warning; the counters are printed all the same.
+rm -f "$D"/*
+shim "$OPS" sock l , bind l 127.0.0.1 7397 , listen l 5 , close l >/dev/null
+"$TW" --stats "$D" >"$T/text" 2>"$T/err"
+assert_eq "$?" 0 "--stats still succeeds"
+cat "$T/err"
+assert_has "$T/err" "twshim: warning: sockops: no connection counted in 1 process" "the warning"
+assert_has "$T/text" "sockets that became listeners" "the counters printed"
+
 # A forked child shares the file: one client in all, two processes.
 rm -f "$D"/*
 shim "$OPS" sock a , connect a 127.0.0.1 7395 , fork_exit , close a >/dev/null
