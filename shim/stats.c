@@ -171,7 +171,8 @@ put_file_name(struct out *o, const char *name)
 }
 
 /*
- * The header and the file's name, made once at start:
+ * The header and the file's name, for the effective user of now (made at
+ * start to check the name's length, and again when the file is opened):
  *   twshim-stats 1\nprogram=NAME\nuid=UID\ncounters=N@OFFSET\nKEY\n...\n
  * then NULs up to OFFSET (a multiple of 64), then N 64-bit counters.
  */
@@ -310,6 +311,11 @@ tw_stats_attach(void)
 		return;
 	if (!__atomic_exchange_n(&tw_stats_pending, false, __ATOMIC_ACQ_REL))
 		return;
+	/* Again: a daemon may have changed its user since start. */
+	if (!live_prepare()) {
+		errno = saved;
+		return;
+	}
 	for (int tries = 0; tries < 2 && counters == NULL && why == NULL; tries++) {
 		fd = sys_openat(live_file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
 		    O_NOCTTY, 0);

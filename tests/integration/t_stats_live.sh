@@ -180,3 +180,14 @@ runuser -u nobody -- env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" \
 assert_eq "$?" 0 "$prog worked"
 cat "$T/err"
 assert_eq "$(grep -c "cannot write stats" "$T/err")" 1 "one line says why"
+
+# A process that changes its user before its first socket makes the file
+# of the user it is then (named and owned so).
+mkdir -m 1777 "$T/open"
+with_shim "$P" env TWSHIM_STATS="$T/open" python3 -c '
+import encodings.idna, os, socket
+os.setgid(65534); os.setuid(65534)
+socket.create_connection(("127.0.0.1", 7395)).close()'
+ls -l "$T/open"
+assert_eq "$(ls "$T/open" | grep -c '^python3\.65534\.')" 1 "the file named for nobody"
+assert_eq "$(stat -c %U "$T"/open/python3.*)" nobody "and owned by nobody"
