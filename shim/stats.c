@@ -109,13 +109,6 @@ put_hex(struct out *o, uint32_t v)
 	put(o, digits);
 }
 
-uint64_t
-tw_stats_value(enum tw_stat stat)
-{
-	return __atomic_load_n(&__atomic_load_n(&tw_stats_live, __ATOMIC_ACQUIRE)[stat],
-	    __ATOMIC_RELAXED);
-}
-
 static void
 report(bool quiet, const char *path, const char *what, int err)
 {
@@ -287,10 +280,25 @@ live_create(void)
 	    O_NONBLOCK | O_NOCTTY, 0644);
 	if (fd < 0)
 		return -1;
-	/* 0644 whatever the umask: "twshim --stats" may run as another user. */
-	if (fchmod(fd, 0644) < 0 || ftruncate(fd, (off_t)size) < 0 ||
-	    pwrite(fd, live_header, hlen, 0) != (ssize_t)hlen)
+	/*
+	 * 0644 whatever the umask: "twshim --stats" may run as another user.
+	 * Every byte written, none left a hole: a store into a hole of a full
+	 * file system would raise SIGBUS in the program.
+	 */
+	if (fchmod(fd, 0644) < 0 || pwrite(fd, live_header, hlen, 0) != (ssize_t)hlen)
 		err = errno != 0 ? errno : EIO;
+	for (size_t at = hlen; err == 0 && at < size; ) {
+		static const char zeros[512];
+		size_t n = size - at < sizeof zeros ? size - at : sizeof zeros;
+		ssize_t wrote = pwrite(fd, zeros, n, (off_t)at);
+
+		if (wrote < 0 && errno == EINTR)
+			continue;
+		if (wrote <= 0)
+			err = wrote < 0 && errno != 0 ? errno : ENOSPC;
+		else
+			at += (size_t)wrote;
+	}
 	if (err == 0 && safe_link(temp, live_file) < 0)
 		err = errno;
 	safe_close(fd);

@@ -38,9 +38,6 @@ void tw_stats_attach(void);
 	    1, __ATOMIC_RELAXED);					\
 } while (0)
 
-/* The value of one counter, wherever it is kept. */
-uint64_t tw_stats_value(enum tw_stat stat);
-
 /*
  * From the constructor, once the policy is in force: reads TWSHIM_STATS
  * and TWSHIM_STATS_SIGNAL.  Whether counters are kept at all.

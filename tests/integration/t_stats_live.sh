@@ -191,3 +191,19 @@ socket.create_connection(("127.0.0.1", 7395)).close()'
 ls -l "$T/open"
 assert_eq "$(ls "$T/open" | grep -c '^python3\.65534\.')" 1 "the file named for nobody"
 assert_eq "$(stat -c %U "$T"/open/python3.*)" nobody "and owned by nobody"
+
+# A full file system: no file, a line that says so, and the program runs
+# to its end (a file with holes, mapped, would raise SIGBUS at the first
+# count).  In a mount namespace of the test's own.
+unshare -m sh -c '
+d=$1; shift
+mkdir "$d/full" && mount -t tmpfs -o size=8k none "$d/full" || exit 99
+head -c 8192 /dev/zero >"$d/full/fill" 2>/dev/null
+"$@" 2>"$d/full.err"
+echo $? >"$d/full.rc"
+ls -A "$d/full" >"$d/full.left"' sh "$T" env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" \
+    TWSHIM_POLICY_TEXT="$P" TWSHIM_STATS="$T/full" "$OPS" sock a , connect a 127.0.0.1 7395 , close a >/dev/null
+cat "$T/full.err"
+assert_eq "$(cat "$T/full.rc")" 0 "the program ran to its end on a full file system"
+assert_has "$T/full.err" "No space left on device" "and the reason is said"
+assert_eq "$(cat "$T/full.left")" "fill" "no file, no temporary file left"
