@@ -47,7 +47,7 @@ head -n 12 "$T/prom"
 # Sums made here, from the files, against both formats: every counter of
 # every program and of the total; the Prometheus text parsed by the
 # reference parser, with a HELP and TYPE for every metric.
-"$PY" - "$T/json" "$T/prom" "$D"/twshim.* <<'EOF' || fail "the totals differ from the files"
+"$PY" - "$T/json" "$T/prom" shim/stats.def "$D"/twshim.* <<'EOF' || fail "the totals differ from the files"
 import json, re, sys
 from collections import defaultdict
 from prometheus_client.parser import text_string_to_metric_families
@@ -56,7 +56,7 @@ got = json.load(open(sys.argv[1]))
 prom = open(sys.argv[2]).read()
 sums = defaultdict(lambda: defaultdict(int))
 procs = defaultdict(int)
-for path in sys.argv[3:]:
+for path in sys.argv[4:]:
     kv = dict(line.split("=", 1) for line in open(path).read().splitlines())
     program = kv.pop("program")
     kv.pop("pid")
@@ -90,6 +90,13 @@ for f in families:
     check("TYPE of " + f.name, f.type in ("counter", "gauge"), True)
     for s in f.samples:
         samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+# The groups as the library declares them (shim/stats.def), not guessed.
+defs = open(sys.argv[3]).read()
+groups = {g: (m, l) for g, m, l in
+          re.findall(r'GROUP\((\w+), "(\w+)", "(\w+)"', defs)}
+grouped = {k: groups[g] + (v,) for k, g, v in
+           re.findall(r'STAT_IN\((\w+), (\w+), "(\w+)"', defs)}
+check("groups read", len(groups) >= 4 and "close_abort" in grouped, True)
 def metric(name, program, **labels):
     return samples[(name, tuple(sorted(dict(program=program, **labels).items())))]
 for program, counters in sums.items():
@@ -97,16 +104,11 @@ for program, counters in sums.items():
         continue
     check("processes of " + program, metric("twshim_processes_total", program), procs[program])
     for k, v in counters.items():
-        if k.startswith("close_"):
-            m = metric("twshim_closes_total", program, outcome=k[6:])
-        elif k.startswith("role_"):
-            m = metric("twshim_sockets_by_role_total", program, role=k[5:])
+        if k in grouped:
+            metric_name, label, value = grouped[k]
+            m = metric(metric_name, program, **{label: value})
         elif k == "tracked_at_exit":
             m = metric("twshim_sockets_open_at_exit", program)
-        elif k.startswith("peer_first_"):
-            m = metric("twshim_peer_first_closes_total", program, outcome=k[11:])
-        elif k.startswith("graceful_"):
-            m = metric("twshim_graceful_closes_total", program, outcome=k[9:])
         else:
             m = metric("twshim_%s_total" % k, program)
         check("%s %s in prometheus" % (program, k), m, v)
