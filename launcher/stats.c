@@ -300,6 +300,36 @@ header_line(char **at, const char *end)
 	return line;
 }
 
+static int
+hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A live file's program name, \\ and \xNN (not \x00) made bytes again, in place. */
+static int
+unescape_name(char *s)
+{
+	char *w = s;
+
+	while (*s != '\0') {
+		if (s[0] != '\\') {
+			*w++ = *s++;
+		} else if (s[1] == '\\') {
+			*w++ = '\\';
+			s += 2;
+		} else if (s[1] == 'x' && hex_digit(s[2]) >= 0 && hex_digit(s[3]) >= 0 &&
+		    (s[2] != '0' || s[3] != '0')) {
+			*w++ = (char)(hex_digit(s[2]) * 16 + hex_digit(s[3]));
+			s += 4;
+		} else {
+			return -1;
+		}
+	}
+	*w = '\0';
+	return 0;
+}
+
 /*
  * A live file: the header (program=, uid=, counters=N@OFFSET and the N
  * counter names), NULs, then N 64-bit counters at OFFSET, which running
@@ -328,6 +358,8 @@ parse_live(struct stats_file *f, size_t len, int fd)
 			return file_error(f->path, lineno, "'%.40s' is not a key=value line", line);
 		*eq++ = '\0';
 		if (h == 0 && strcmp(line, "program") == 0) {
+			if (unescape_name(eq) < 0)
+				return file_error(f->path, lineno, "program=%.40s: a bad escape", eq);
 			f->program = eq;
 		} else if (h == 1 && strcmp(line, "uid") == 0) {
 			continue;

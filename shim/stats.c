@@ -62,6 +62,7 @@ static const char *const stat_names[TW_STAT_COUNT] = {
 
 /* Copies made at start: argv and the environment may be written over. */
 static char stats_path[4096];
+static char stats_program[256 * 4];	/* escaped: see copy_program() */
 static enum { STATS_OFF, STATS_AT_EXIT, STATS_LIVE } stats_kind;
 static bool stats_on;		/* the policy is in force: counts are kept */
 static pid_t written_by;	/* the exit-time file was written by this pid */
@@ -175,7 +176,7 @@ live_prepare(void)
 	struct out h = { live_header, 0, sizeof live_header, false };
 	struct out f = { live_file, 0, sizeof live_file, false };
 	struct out t = { live_temp, 0, sizeof live_temp, false };
-	const char *program = tw_state.program != NULL ? tw_state.program : "?";
+	const char *program = stats_program[0] != '\0' ? stats_program : "?";
 	uint32_t hash = 2166136261u;
 	size_t keys = 0;
 
@@ -570,6 +571,35 @@ take_signal(const char *value)
 
 /* ---- start, fork, exit ---- */
 
+/*
+ * The program name for a live file's header, as the program was started:
+ * a control character as \xNN and a backslash as \\ (the launcher reads
+ * them back), where the name the log uses has '?', so that "a\001" and
+ * "a\002" stay two programs.  At most 255 bytes of the name.
+ */
+static void
+copy_program(const char *name)
+{
+	struct out o = { stats_program, 0, sizeof stats_program, false };
+	char one[5];
+
+	for (size_t i = 0; name[i] != '\0' && i < 255; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c == 0x7f || c == '\\') {
+			one[0] = '\\';
+			one[1] = c == '\\' ? '\\' : 'x';
+			one[2] = c == '\\' ? '\0' : "0123456789abcdef"[c >> 4];
+			one[3] = "0123456789abcdef"[c & 15];
+			one[4] = '\0';
+		} else {
+			one[0] = (char)c;
+			one[1] = '\0';
+		}
+		put(&o, one);
+	}
+}
+
 static bool
 is_directory(const char *path)
 {
@@ -595,6 +625,7 @@ tw_stats_init(void)
 	}
 	memcpy(stats_path, value, len + 1);
 	if (is_directory(stats_path)) {
+		copy_program(program_invocation_short_name);
 		while (len > 1 && stats_path[len - 1] == '/')
 			stats_path[--len] = '\0';
 		if (!live_prepare()) {

@@ -207,3 +207,20 @@ cat "$T/full.err"
 assert_eq "$(cat "$T/full.rc")" 0 "the program ran to its end on a full file system"
 assert_has "$T/full.err" "No space left on device" "and the reason is said"
 assert_eq "$(cat "$T/full.left")" "fill" "no file, no temporary file left"
+
+# Program names that differ in a control character (the log makes both
+# "a?") or hold a backslash stay distinct programs, printed escaped.
+mkdir "$T/names"
+for name in $'a\001' $'a\002' 'a?' 'a\x01'; do
+	with_shim "$P" env TWSHIM_STATS="$T/names" bash -c 'exec -a "$0" "$@"' "$name" \
+	    "$OPS" sock a , connect a 127.0.0.1 7395 , close a >/dev/null
+done
+ls "$T/names"
+"$TW" --stats "$T/names" >"$T/text"
+cat "$T/text"
+assert_eq "$(ls "$T/names" | wc -l)" 4 "four files"
+assert_has "$T/text" 'a\x01: 1 process' "a control character as \\xNN"
+assert_has "$T/text" 'a\x02: 1 process' "another, another program"
+assert_has "$T/text" 'a?: 1 process' "a question mark is itself"
+assert_has "$T/text" 'a\\x01: 1 process' "a backslash doubled"
+assert_has "$T/text" "total of 4 programs: 4 processes" "four programs"
