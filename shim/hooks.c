@@ -737,7 +737,6 @@ static int
 clone_child(void *p)
 {
 	const struct clone_start *start = p;
-
 	int status;
 
 	tw_child_unhandled(start->own_descriptors);
