@@ -47,7 +47,7 @@ void print_sysctl_table(FILE *out);
 void warn_reuse_limits(void);
 
 /*
- * stats.c: "twshim --stats [--format F] FILE...", given the arguments after
+ * stats.c: "twshim --stats [--format F] DIR|FILE...", given the arguments after
  * --stats; returns the exit status.
  */
 int stats_main(int argc, char **argv);

@@ -1,10 +1,14 @@
 /*
- * stats.c - "twshim --stats [--format F] FILE...": TWSHIM_STATS files read
- * and summed per program, every key=value counter alike, so that a counter
- * a newer library writes needs nothing here.  A file that is not whole and
- * well formed is refused with its name and line; nothing is printed then,
- * since partial totals would pass for real ones.
+ * stats.c - "twshim --stats [--format F] DIR|FILE...": TWSHIM_STATS files
+ * read and summed per program, every counter alike, so that a counter a
+ * newer library writes needs nothing here.  Two kinds: the live files of
+ * a TWSHIM_STATS directory (a header naming the counters, then the 64-bit
+ * counters the processes add to), read as they are now; and the key=value
+ * files written at exit.  A file that is not whole and well formed is
+ * refused with its name and line; nothing is printed then, since partial
+ * totals would pass for real ones.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,6 +16,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,22 +30,39 @@
 #define STATS_COUNTERS_MAX	1000
 #define STATS_KEY_MAX		64
 
-static const struct {
-	const char *key, *what;
-} known[] = {
-#define STAT(name, what) { #name, what },
+/* A live file begins so; its header names the counters that follow. */
+#define LIVE_MAGIC	"twshim-stats 1\n"
+
+static const struct stats_key known[] = {
+#define STAT(name, what) { #name, what, -1, NULL },
+#define STAT_IN(name, group, value, what) { #name, what, STATS_GROUP_##group, value },
 #include "stats.def"
 #undef STAT
-	{ "tracked_at_exit", "sockets still open at exit" },
+	{ "tracked_at_exit", "sockets still open at exit", -1, NULL },
 };
+
+const struct stats_group stats_groups[STATS_NGROUPS] = {
+#define STAT(name, what)
+#define GROUP(id, metric, label, help) { metric, label, help },
+#include "stats.def"
+#undef STAT
+};
+
+const struct stats_key *
+stats_known(const char *key)
+{
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(known[i].key, key) == 0)
+			return &known[i];
+	return NULL;
+}
 
 const char *
 stats_describe(const char *key)
 {
-	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-		if (strcmp(known[i].key, key) == 0)
-			return known[i].what;
-	return NULL;
+	const struct stats_key *k = stats_known(key);
+
+	return k != NULL ? k->what : NULL;
 }
 
 /* One file, parsed: pointers into its text. */
@@ -53,6 +75,7 @@ struct stats_file {
 	const char *path;
 	char *text;
 	long pid;
+	uint64_t processes;
 	const char *program;
 	struct counter *counters;
 	size_t ncounters;
@@ -99,7 +122,7 @@ file_kind(mode_t mode)
  * refuse links, FIFOs and devices before a read could block or wander.
  */
 static int
-read_whole(const char *path, char **text, size_t *len)
+read_whole(const char *path, char **text, size_t *len, int *keep_fd)
 {
 	struct stat st;
 	size_t size = 4096, n = 0;
@@ -166,7 +189,7 @@ read_whole(const char *path, char **text, size_t *len)
 			break;
 		n += (size_t)got;
 	}
-	close(fd);
+	*keep_fd = fd;
 	buf[n] = '\0';
 	*text = buf;
 	*len = n;
@@ -260,6 +283,138 @@ parse_file(struct stats_file *f, size_t len)
 	if (f->pid == -1 || f->program == NULL)
 		return file_error(f->path, 0, "no %s= line: not a TWSHIM_STATS file",
 		    f->pid == -1 ? "pid" : "program");
+	f->processes = 1;
+	return 0;
+}
+
+/* The next header line of a live file, cut at its newline, or NULL. */
+static char *
+header_line(char **at, const char *end)
+{
+	char *line = *at, *nl = memchr(line, '\n', (size_t)(end - line));
+
+	if (nl == NULL)
+		return NULL;
+	*nl = '\0';
+	*at = nl + 1;
+	return line;
+}
+
+static int
+hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A live file's program name, \\ and \xNN (not \x00) made bytes again, in place. */
+static int
+unescape_name(char *s)
+{
+	char *w = s;
+
+	while (*s != '\0') {
+		if (s[0] != '\\') {
+			*w++ = *s++;
+		} else if (s[1] == '\\') {
+			*w++ = '\\';
+			s += 2;
+		} else if (s[1] == 'x' && hex_digit(s[2]) >= 0 && hex_digit(s[3]) >= 0 &&
+		    (s[2] != '0' || s[3] != '0')) {
+			*w++ = (char)(hex_digit(s[2]) * 16 + hex_digit(s[3]));
+			s += 4;
+		} else {
+			return -1;
+		}
+	}
+	*w = '\0';
+	return 0;
+}
+
+/*
+ * A live file: the header (program=, uid=, counters=N@OFFSET and the N
+ * counter names), NULs, then N 64-bit counters at OFFSET, which running
+ * processes add to.  They are read from a mapping of the file with atomic
+ * loads, so no value is seen half written.
+ */
+static int
+parse_live(struct stats_file *f, size_t len, int fd)
+{
+	char *at = f->text + strlen(LIVE_MAGIC), *line, *eq;
+	const char *end = memchr(f->text, '\0', len);
+	unsigned long count = 0, offset = 0;
+	unsigned lineno = 1;
+	const char *keys[STATS_COUNTERS_MAX];
+	int has_processes = 0;
+	struct stat st;
+	void *map;
+
+	if (end == NULL)
+		return file_error(f->path, 0, "no counters after the header");
+	for (int h = 0; h < 3; h++) {
+		lineno++;
+		if ((line = header_line(&at, end)) == NULL)
+			return file_error(f->path, lineno, "the header ends early");
+		if ((eq = strchr(line, '=')) == NULL)
+			return file_error(f->path, lineno, "'%.40s' is not a key=value line", line);
+		*eq++ = '\0';
+		if (h == 0 && strcmp(line, "program") == 0) {
+			if (unescape_name(eq) < 0)
+				return file_error(f->path, lineno, "program=%.40s: a bad escape", eq);
+			f->program = eq;
+		} else if (h == 1 && strcmp(line, "uid") == 0) {
+			continue;
+		} else if (h == 2 && strcmp(line, "counters") == 0 && eq[0] >= '0' && eq[0] <= '9') {
+			char *o;
+
+			count = strtoul(eq, &o, 10);
+			if (*o == '@' && o[1] >= '0' && o[1] <= '9')
+				offset = strtoul(o + 1, &o, 10);
+			if (count == 0 || count > STATS_COUNTERS_MAX || *o != '\0' || offset == 0)
+				return file_error(f->path, lineno, "counters=%.40s is not N@OFFSET", eq);
+		} else {
+			return file_error(f->path, lineno, "'%.40s' is not the header line expected",
+			    line);
+		}
+	}
+	if (f->program == NULL || count == 0)
+		return file_error(f->path, 0, "no %s= line in the header",
+		    f->program == NULL ? "program" : "counters");
+	for (unsigned long i = 0; i < count; i++) {
+		lineno++;
+		if ((line = header_line(&at, end)) == NULL)
+			return file_error(f->path, 0, "%lu counter names, not %lu", i, count);
+		if (!valid_key(line) || strcmp(line, "pid") == 0 || strcmp(line, "program") == 0)
+			return file_error(f->path, lineno, "'%.40s' is not a counter name", line);
+		for (unsigned long j = 0; j < i; j++)
+			if (strcmp(keys[j], line) == 0)
+				return file_error(f->path, lineno, "%s given twice", line);
+		keys[i] = line;
+	}
+	if (at != end || offset % 8 != 0 || offset < (size_t)(end - f->text) ||
+	    offset + count * 8 != len)
+		return file_error(f->path, 0, "the counters are not where the header says: "
+		    "not a whole TWSHIM_STATS file");
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size != len)
+		return file_error(f->path, 0, "changed size while read");
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return file_error(f->path, 0, "%s", strerror(errno));
+	for (unsigned long i = 0; i < count; i++) {
+		uint64_t v = __atomic_load_n((uint64_t *)((char *)map + offset) + i,
+		    __ATOMIC_RELAXED);
+
+		if (strcmp(keys[i], "processes") == 0) {
+			f->processes = v;
+			has_processes = 1;
+			continue;
+		}
+		f->counters[f->ncounters].key = keys[i];
+		f->counters[f->ncounters].value = v;
+		f->ncounters++;
+	}
+	munmap(map, len);
+	if (!has_processes)
+		return file_error(f->path, 0, "no processes counter");
 	return 0;
 }
 
@@ -347,8 +502,8 @@ add_file(struct stats_set *set, const struct stats_file *f)
 	}
 	p = program_of(set, f->program);
 	p->pid = p->processes == 0 ? f->pid : -1;
-	p->processes++;
-	set->total.processes++;
+	p->processes += f->processes;
+	set->total.processes += f->processes;
 	for (size_t i = 0; i < f->ncounters; i++) {
 		p->values[idx[i]] += f->counters[i].value;
 		set->total.values[idx[i]] += f->counters[i].value;
@@ -360,17 +515,101 @@ static int
 read_stats_file(struct stats_set *set, const char *path)
 {
 	static struct counter counters[STATS_COUNTERS_MAX];
-	struct stats_file f = { .path = path, .counters = counters };
+	struct stats_file f = { .path = path, .counters = counters, .pid = -1 };
 	size_t len = 0;
-	int rc;
+	int rc, fd = -1;
 
-	if (read_whole(path, &f.text, &len) < 0)
+	if (read_whole(path, &f.text, &len, &fd) < 0)
 		return -1;
-	rc = parse_file(&f, len);
+	if (len >= strlen(LIVE_MAGIC) && memcmp(f.text, LIVE_MAGIC, strlen(LIVE_MAGIC)) == 0)
+		rc = parse_live(&f, len, fd);
+	else
+		rc = parse_file(&f, len);
+	close(fd);
 	if (rc == 0)
 		rc = add_file(set, &f);
 	free(f.text);
 	return rc;
+}
+
+static int
+by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The live files of a TWSHIM_STATS directory (NAME.twstats; the dot files
+ * are files being made), in name order; their count in *nfiles.
+ */
+static int
+read_stats_dir(struct stats_set *set, const char *dir, int *nfiles)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, size = 0;
+	int bad = 0;
+
+	if (d == NULL)
+		return file_error(dir, 0, "%s", strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' || len <= 8 || strcmp(e->d_name + len - 8, ".twstats") != 0)
+			continue;
+		if (n == size) {
+			size = size != 0 ? size * 2 : 16;
+			names = xrealloc(names, size, sizeof names[0]);
+		}
+		if (asprintf(&names[n], "%s/%s", dir, e->d_name) < 0) {
+			fprintf(stderr, "twshim: out of memory\n");
+			exit(1);
+		}
+		n++;
+	}
+	closedir(d);
+	if (n == 0)
+		fprintf(stderr, "twshim: %s: no stats files (NAME.twstats) yet\n", dir);
+	qsort(names, n, sizeof names[0], by_string);
+	for (size_t i = 0; i < n; i++) {
+		if (read_stats_file(set, names[i]) < 0)
+			bad++;
+		free(names[i]);
+	}
+	free(names);
+	*nfiles += (int)n;
+	return bad;
+}
+
+/*
+ * A program whose processes made no connection, neither out nor in, most
+ * often lost its files: one that could not create or open its own (a
+ * worker that dropped its privileges first, a directory it cannot write).
+ */
+static void
+warn_no_connections(const struct stats_set *set)
+{
+	for (size_t i = 0; i < set->nprograms; i++) {
+		const struct stats_program *p = &set->programs[i];
+		uint64_t connections = 0;
+		bool seen = false;
+
+		for (size_t k = 0; k < set->nkeys; k++)
+			if (strcmp(set->keys[k], "role_client") == 0 ||
+			    strcmp(set->keys[k], "role_accepted") == 0) {
+				connections += p->values[k];
+				seen = true;
+			}
+		if (seen && connections == 0) {
+			char *name = stats_escape_name(p->name);
+
+			fprintf(stderr, "twshim: warning: %s: no connection counted in %lu "
+			    "process%s; stats files may be missing (see TWSHIM_STATS in twshim(1))\n",
+			    name, p->processes, p->processes == 1 ? "" : "es");
+			free(name);
+		}
+	}
 }
 
 static int
@@ -397,7 +636,7 @@ free_set(struct stats_set *set)
 static int
 stats_usage(void)
 {
-	fprintf(stderr, "usage: twshim --stats [--format text|json|prometheus] FILE...\n");
+	fprintf(stderr, "usage: twshim --stats [--format text|json|prometheus] DIR|FILE...\n");
 	return EXIT_USAGE;
 }
 
@@ -434,10 +673,18 @@ stats_main(int argc, char **argv)
 		return stats_usage();
 
 	set.total.name = "total";
-	nfiles = argc - i;
-	for (; i < argc; i++)
+	nfiles = 0;
+	for (; i < argc; i++) {
+		struct stat st;
+
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			bad += read_stats_dir(&set, argv[i], &nfiles);
+			continue;
+		}
+		nfiles++;
 		if (read_stats_file(&set, argv[i]) < 0)
 			bad++;
+	}
 	if (bad > 0) {
 		fprintf(stderr, "twshim: %d of %d file%s refused; no totals printed\n",
 		    bad, nfiles, nfiles == 1 ? "" : "s");
@@ -445,6 +692,7 @@ stats_main(int argc, char **argv)
 		return 1;
 	}
 	qsort(set.programs, set.nprograms, sizeof set.programs[0], by_name);
+	warn_no_connections(&set);
 	if (format == JSON)
 		stats_print_json(&set, stdout);
 	else if (format == PROMETHEUS)

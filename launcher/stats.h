@@ -30,8 +30,42 @@ struct stats_set {
 	struct stats_program total;
 };
 
+/*
+ * The counters this launcher knows and their Prometheus groups, from the
+ * library's own list (shim/stats.def).
+ */
+enum stats_group_id {
+#define STAT(name, what)
+#define GROUP(id, metric, label, help) STATS_GROUP_##id,
+#include "stats.def"
+#undef STAT
+	STATS_NGROUPS
+};
+
+struct stats_group {
+	const char *metric, *label, *help;
+};
+
+struct stats_key {
+	const char *key, *what;
+	int group;		/* enum stats_group_id, or -1 */
+	const char *label_value;
+};
+
+extern const struct stats_group stats_groups[STATS_NGROUPS];
+
+/* A counter key this launcher knows, or NULL. */
+const struct stats_key *stats_known(const char *key);
+
 /* What a counter key counts, or NULL for a key this launcher does not know. */
 const char *stats_describe(const char *key);
+
+/*
+ * A program name as printed (malloc'd): valid UTF-8 as it is, "\\" for a
+ * backslash, \xNN for any other byte that is not printable UTF-8, so
+ * that two names never print alike.
+ */
+char *stats_escape_name(const char *name);
 
 void stats_print_text(const struct stats_set *set, FILE *out);
 void stats_print_json(const struct stats_set *set, FILE *out);

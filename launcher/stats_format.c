@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stats.h"
@@ -39,8 +40,12 @@ stats_print_text(const struct stats_set *set, FILE *out)
 {
 	char title[64];
 
-	for (size_t i = 0; i < set->nprograms; i++)
-		text_block(set, &set->programs[i], set->programs[i].name, out);
+	for (size_t i = 0; i < set->nprograms; i++) {
+		char *name = stats_escape_name(set->programs[i].name);
+
+		text_block(set, &set->programs[i], name, out);
+		free(name);
+	}
 	snprintf(title, sizeof title, "total of %zu program%s", set->nprograms,
 	    set->nprograms == 1 ? "" : "s");
 	text_block(set, &set->total, title, out);
@@ -85,32 +90,56 @@ utf8_length(const unsigned char *s)
 	return len;
 }
 
-/* s as a JSON string or a Prometheus label value, in quotes. */
-static void
-put_quoted(const char *s, bool json, FILE *out)
+char *
+stats_escape_name(const char *name)
 {
-	const unsigned char *u = (const unsigned char *)s;
+	const unsigned char *u = (const unsigned char *)name;
+	char *out = malloc(strlen(name) * 4 + 1), *o = out;
 
-	fputc('"', out);
+	if (out == NULL) {
+		fprintf(stderr, "twshim: out of memory\n");
+		exit(1);
+	}
 	while (*u != '\0') {
 		size_t len = utf8_length(u);
 
-		if (len == 0) {
-			fputs("\xef\xbf\xbd", out);	/* U+FFFD for a stray byte */
+		if (*u == '\\') {
+			*o++ = '\\';
+			*o++ = '\\';
 			u++;
-		} else if (*u == '"' || *u == '\\') {
-			fprintf(out, "\\%c", *u++);
-		} else if (*u == '\n') {
-			fputs("\\n", out);
-			u++;
-		} else if (*u < 0x20 && json) {
-			fprintf(out, "\\u%04x", *u++);
+		} else if (len == 0 || *u < 0x20 || *u == 0x7f) {
+			o += sprintf(o, "\\x%02x", *u++);
 		} else {
-			fwrite(u, 1, len, out);
+			memcpy(o, u, len);
+			o += len;
 			u += len;
 		}
 	}
+	*o = '\0';
+	return out;
+}
+
+/* s, valid UTF-8 without control characters, as a JSON string or a label value. */
+static void
+put_quoted(const char *s, FILE *out)
+{
 	fputc('"', out);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+/* A program's name, escaped (stats_escape_name), then quoted. */
+static void
+put_name(const char *name, FILE *out)
+{
+	char *escaped = stats_escape_name(name);
+
+	put_quoted(escaped, out);
+	free(escaped);
 }
 
 /* ---- JSON ---- */
@@ -136,7 +165,7 @@ stats_print_json(const struct stats_set *set, FILE *out)
 		const struct stats_program *p = &set->programs[i];
 
 		fputs(i == 0 ? "\n    " : ",\n    ", out);
-		put_quoted(p->name, true, out);
+		put_name(p->name, out);
 		fprintf(out, ": {\n      \"processes\": %lu,\n", p->processes);
 		json_counters(set, p, 6, out);
 		fputs("    }", out);
@@ -151,56 +180,20 @@ stats_print_json(const struct stats_set *set, FILE *out)
 /* ---- Prometheus ---- */
 
 /*
- * Counters that are one quantity split by outcome or role become one
- * metric with a label; every other key its own counter, twshim_KEY_total.
+ * The groups (shim/stats.def) are one metric each, with a label; every
+ * other counter the launcher knows is its own, twshim_KEY_total; counters
+ * it does not know (a newer library's) are samples of one metric,
+ * twshim_other_total{counter="KEY"}, whose name nothing else can take.
  */
-static const struct family {
-	const char *prefix, *metric, *label, *help;
-} families[] = {
-	{ "close_", "twshim_closes_total", "outcome",
-	  "Closes of tracked TCP sockets, by what the close did." },
-	{ "peer_first_", "twshim_peer_first_closes_total", "outcome",
-	  "Peer-first closes, by whether the peer closed first (ok) or the wait timed out." },
-	{ "graceful_", "twshim_graceful_closes_total", "outcome",
-	  "Graceful closes, by whether the input drained to EOF or the wait timed out." },
-	{ "role_", "twshim_sockets_by_role_total", "role",
-	  "TCP sockets, by the role they took." },
-};
-
-/* Values summed over processes that are levels, not event counts. */
-static const struct {
-	const char *key, *metric;
-} gauges[] = {
-	{ "tracked_at_exit", "twshim_sockets_open_at_exit" },
-};
-
-static const struct family *
-family_of(const char *key)
-{
-	for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
-		size_t n = strlen(families[f].prefix);
-
-		if (strncmp(key, families[f].prefix, n) == 0 && key[n] != '\0')
-			return &families[f];
-	}
-	return NULL;
-}
-
-static const char *
-gauge_of(const char *key)
-{
-	for (size_t g = 0; g < sizeof gauges / sizeof gauges[0]; g++)
-		if (strcmp(key, gauges[g].key) == 0)
-			return gauges[g].metric;
-	return NULL;
-}
+static const char *const gauge_key = "tracked_at_exit";
+static const char *const gauge_metric = "twshim_sockets_open_at_exit";
 
 static void
 sample(const char *metric, const struct stats_program *p, const char *label,
     const char *label_value, uint64_t v, FILE *out)
 {
 	fprintf(out, "%s{program=", metric);
-	put_quoted(p->name, false, out);
+	put_name(p->name, out);
 	if (label != NULL)
 		fprintf(out, ",%s=\"%s\"", label, label_value);
 	fprintf(out, "} %" PRIu64 "\n", v);
@@ -212,6 +205,45 @@ header(const char *metric, const char *type, const char *help, FILE *out)
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
 }
 
+/* The samples of every key for which pick() is true, under one header. */
+static void
+family(const struct stats_set *set, bool (*pick)(const char *key, int arg), int arg,
+    const char *metric, const char *type, const char *help, const char *label, FILE *out)
+{
+	bool any = false;
+
+	for (size_t k = 0; k < set->nkeys && !any; k++)
+		any = pick(set->keys[k], arg);
+	if (!any)
+		return;
+	header(metric, type, help, out);
+	for (size_t i = 0; i < set->nprograms; i++)
+		for (size_t k = 0; k < set->nkeys; k++) {
+			const struct stats_key *known = stats_known(set->keys[k]);
+
+			if (!pick(set->keys[k], arg))
+				continue;
+			sample(metric, &set->programs[i], label,
+			    label == NULL ? NULL : known != NULL ? known->label_value :
+			    set->keys[k], set->programs[i].values[k], out);
+		}
+}
+
+static bool
+in_group(const char *key, int group)
+{
+	const struct stats_key *k = stats_known(key);
+
+	return k != NULL && k->group == group;
+}
+
+static bool
+unknown(const char *key, int unused)
+{
+	(void)unused;
+	return stats_known(key) == NULL;
+}
+
 /*
  * Per program only: a grand total beside them would be counted twice by
  * any sum() over the metric, and sum() gives it anyway.
@@ -219,48 +251,35 @@ header(const char *metric, const char *type, const char *help, FILE *out)
 void
 stats_print_prometheus(const struct stats_set *set, FILE *out)
 {
-	size_t nfam = sizeof families / sizeof families[0];
-
-	header("twshim_processes", "gauge",
-	    "Processes of the program whose TWSHIM_STATS files were read.", out);
+	header("twshim_processes_total", "counter",
+	    "Processes of the program that kept counters (live files), or files written at exit.",
+	    out);
 	for (size_t i = 0; i < set->nprograms; i++)
-		sample("twshim_processes", &set->programs[i], NULL, NULL,
+		sample("twshim_processes_total", &set->programs[i], NULL, NULL,
 		    set->programs[i].processes, out);
 
-	for (size_t f = 0; f < nfam; f++) {
-		bool any = false;
-
-		for (size_t k = 0; k < set->nkeys && !any; k++)
-			any = family_of(set->keys[k]) == &families[f];
-		if (!any)
-			continue;
-		header(families[f].metric, "counter", families[f].help, out);
-		for (size_t i = 0; i < set->nprograms; i++)
-			for (size_t k = 0; k < set->nkeys; k++)
-				if (family_of(set->keys[k]) == &families[f])
-					sample(families[f].metric, &set->programs[i],
-					    families[f].label,
-					    set->keys[k] + strlen(families[f].prefix),
-					    set->programs[i].values[k], out);
-	}
+	for (int g = 0; g < STATS_NGROUPS; g++)
+		family(set, in_group, g, stats_groups[g].metric, "counter", stats_groups[g].help,
+		    stats_groups[g].label, out);
 
 	for (size_t k = 0; k < set->nkeys; k++) {
-		const char *key = set->keys[k], *gauge = gauge_of(key);
-		char metric[sizeof "twshim__total" + 64], help[sizeof "The TWSHIM_STATS counter ." + 64];
+		const struct stats_key *known = stats_known(set->keys[k]);
+		bool gauge = strcmp(set->keys[k], gauge_key) == 0;
+		char metric[sizeof "twshim__total" + 64];
 
-		if (family_of(key) != NULL)
+		if (known == NULL || known->group >= 0)
 			continue;
-		if (gauge != NULL)
-			snprintf(metric, sizeof metric, "%s", gauge);
+		if (gauge)
+			snprintf(metric, sizeof metric, "%s", gauge_metric);
 		else
-			snprintf(metric, sizeof metric, "twshim_%s_total", key);
-		if (stats_describe(key) != NULL)
-			snprintf(help, sizeof help, "%s", stats_describe(key));
-		else
-			snprintf(help, sizeof help, "The TWSHIM_STATS counter %s.", key);
-		header(metric, gauge != NULL ? "gauge" : "counter", help, out);
+			snprintf(metric, sizeof metric, "twshim_%s_total", known->key);
+		header(metric, gauge ? "gauge" : "counter", known->what, out);
 		for (size_t i = 0; i < set->nprograms; i++)
 			sample(metric, &set->programs[i], NULL, NULL, set->programs[i].values[k],
 			    out);
 	}
+
+	family(set, unknown, 0, "twshim_other_total", "counter",
+	    "Counters this twshim --stats does not know (a newer library's), by name.",
+	    "counter", out);
 }

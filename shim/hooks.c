@@ -594,7 +594,7 @@ _exit(int status)
 {
 	int saved = errno;
 
-	(void)tw_leave();
+	tw_leave();
 	errno = saved;
 	REAL(_exit)(status);
 	__builtin_unreachable();
@@ -605,7 +605,7 @@ _Exit(int status)
 {
 	int saved = errno;
 
-	(void)tw_leave();
+	tw_leave();
 	errno = saved;
 	REAL(_Exit)(status);
 	__builtin_unreachable();

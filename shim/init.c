@@ -32,8 +32,6 @@
  * stats file).
  */
 static char program_name[256];
-static char stats_template[4096];
-static const char *stats_path;
 
 static void
 copy_program_name(const char *name)
@@ -44,37 +42,6 @@ copy_program_name(const char *name)
 		program_name[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
 	program_name[i] = '\0';
 	tw_state.program = program_name;
-}
-
-/* TWSHIM_STATS, kept whole or refused: a cut path would name another file. */
-static void
-copy_stats_template(const char *value)
-{
-	size_t len = value != NULL ? strlen(value) : 0;
-
-	if (len == 0)
-		return;
-	if (len >= sizeof stats_template) {
-		tw_log(TW_LOG_WARN, "TWSHIM_STATS is longer than %zu bytes; no stats will be written",
-		    sizeof stats_template - 1);
-		return;
-	}
-	memcpy(stats_template, value, len + 1);
-	stats_path = stats_template;
-}
-
-/*
- * TWSHIM_STATS_SIGNAL=1: SIGUSR2 writes the counters now.  Off by default,
- * since a handler is a change the program did not ask for; a program that
- * installs its own SIGUSR2 handler later simply replaces this one.  The
- * writer uses only open, write and close, and formats into a stack buffer.
- */
-static void
-on_stats_signal(int sig)
-{
-	(void)sig;
-	if (stats_path != NULL)
-		tw_stats_write(stats_path, true);
 }
 
 static struct policy *
@@ -117,6 +84,7 @@ twshim_init(void)
 {
 	struct policy_diag diag;
 	struct policy *p;
+	bool counting;
 	const char *level;
 	int saved = errno;
 
@@ -138,7 +106,6 @@ twshim_init(void)
 	if (tw_state.dry_run && (level == NULL || *level == '\0'))
 		level = "info";
 	tw_log_open(level, getenv("TWSHIM_LOG_FILE"));
-	copy_stats_template(getenv("TWSHIM_STATS"));
 
 	p = load_policy(&diag);
 	if (p == NULL) {
@@ -166,18 +133,13 @@ twshim_init(void)
 	    __ATOMIC_RELAXED);
 	tw_reaper_init(tw_state.waiting);
 	tw_process_init();
-	if (stats_path != NULL && getenv("TWSHIM_STATS_SIGNAL") != NULL &&
-	    strcmp(getenv("TWSHIM_STATS_SIGNAL"), "1") == 0) {
-		struct sigaction sa = { .sa_handler = on_stats_signal, .sa_flags = SA_RESTART };
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGUSR2, &sa, NULL);
-	}
+	counting = tw_stats_init();
 	tw_log(tw_log_announces() ? TW_LOG_INFO : TW_LOG_DEBUG, "policy %s loaded%s",
 	    policy_file_name(p),
 	    tw_state.dry_run ? " (dry run: nothing will be changed)" : "");
 	/* Nothing to do for any socket: become a pure pass-through. */
 	__atomic_store_n(&tw_state.mode,
-	    tw_state.roles != 0 || stats_path != NULL ? TW_MODE_ACTIVE : TW_MODE_OFF,
+	    tw_state.roles != 0 || counting ? TW_MODE_ACTIVE : TW_MODE_OFF,
 	    __ATOMIC_RELEASE);
 	errno = saved;
 }
@@ -187,10 +149,6 @@ twshim_fini(void)
 {
 	int saved = errno;
 
-	/* The sockets first, then the counters, which then include what that did. */
-	if (!tw_leave())
-		return;
-	if (stats_path != NULL)
-		tw_stats_write(stats_path, false);
+	tw_leave();
 	errno = saved;
 }

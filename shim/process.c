@@ -79,8 +79,7 @@ postfork_child(void)
 		return;
 	}
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	/* The child's counters are its own: the parent reports what it did. */
-	tw_stats_reset();
+	tw_stats_forked_child();
 	/* Its sockets too, whatever another thread of the parent was doing. */
 	__atomic_store_n(&left, false, __ATOMIC_RELAXED);
 	tw_mem_postfork_child();
@@ -99,7 +98,7 @@ void
 tw_child_unhandled(bool own_descriptors)
 {
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	tw_stats_reset();
+	tw_stats_unhandled_child();
 	fdt_freeze();
 	__atomic_store_n(&tw_state.mode, TW_MODE_OFF, __ATOMIC_RELEASE);
 	if (own_descriptors)
@@ -132,13 +131,13 @@ see_to_sockets(bool exec)
 	return true;
 }
 
-bool
+/* The sockets first, then the counters, which then include what that did. */
+void
 tw_leave(void)
 {
-	if (!may_leave())
-		return false;
-	(void)see_to_sockets(false);
-	return true;
+	if (may_leave())
+		(void)see_to_sockets(false);
+	tw_stats_at_exit();
 }
 
 static void
@@ -146,7 +145,7 @@ on_quick_exit(void)
 {
 	int saved = errno;
 
-	(void)tw_leave();
+	tw_leave();
 	errno = saved;
 }
 
@@ -228,8 +227,13 @@ clone_child(void *p)
 {
 	const struct clone_start *start = p;
 
+	int status;
+
 	tw_child_unhandled(start->own_descriptors);
-	return start->fn(start->arg);
+	status = start->fn(start->arg);
+	/* Returning ends the child with a raw exit: its counters are left here. */
+	tw_stats_at_exit();
+	return status;
 }
 
 int

@@ -37,11 +37,11 @@ tw_child_sharing_memory(void)
 /*
  * Leaving through exit() (the destructor), _exit(), _Exit() or
  * quick_exit(): pending closes and the sockets still open get what the
- * policy says, once.  False when this process may not act (not its
- * table, a signal handler inside the shim, no policy): then nothing was
- * done and the caller does nothing either.
+ * policy says, once, where this process may act (its own table, not a
+ * signal handler inside the shim); then the counters are left
+ * (stats.c says where and when not).
  */
-bool tw_leave(void);
+void tw_leave(void);
 
 /*
  * posix_spawn, system, popen and their kind start a child that inherits

@@ -1,10 +1,16 @@
 /*
- * stats.h - per-process counters, written at exit to TWSHIM_STATS.
+ * stats.h - the counters (stats.def), kept where TWSHIM_STATS says:
+ *
+ * - a directory: live counters, one file per program (and user), mapped
+ *   into every process of that program, which adds to it in place
+ *   (stats.c says why);
+ * - any other path: key=value lines written at exit ("%p": the pid).
  */
 #ifndef TWSHIM_STATS_H
 #define TWSHIM_STATS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum tw_stat {
 #define STAT(name, what) TW_STAT_##name,
@@ -13,21 +19,42 @@ enum tw_stat {
 	TW_STAT_COUNT
 };
 
-extern unsigned long tw_stats[TW_STAT_COUNT];
+/* Where tw_count() adds: this process's own counters, or the mapped file's. */
+extern uint64_t *tw_stats_live;
 
-#define tw_count(name)	\
-	__atomic_add_fetch(&tw_stats[TW_STAT_##name], 1, __ATOMIC_RELAXED)
+/* True until the first TCP socket of a process that keeps live counters. */
+extern bool tw_stats_pending;
+void tw_stats_attach(void);
 
 /*
- * Write the counters as key=value lines to path ("%p" becomes the pid):
- * to a new file beside it, renamed over it, so a reader sees a whole file.
- * Only a regular file is replaced; without %p, a process that counted
- * nothing leaves an existing file alone.  Async-signal-safe; the first
- * failure is logged, unless from_signal.
+ * An atomic add, no system call.  The first tracked TCP socket maps the
+ * program's file: a process that never has one leaves no file.
  */
-void tw_stats_write(const char *path_template, bool from_signal);
+#define tw_count(name) do {						\
+	if (TW_STAT_##name == TW_STAT_sockets_tracked &&		\
+	    __builtin_expect(__atomic_load_n(&tw_stats_pending, __ATOMIC_RELAXED), 0)) \
+		tw_stats_attach();					\
+	__atomic_add_fetch(&__atomic_load_n(&tw_stats_live, __ATOMIC_ACQUIRE)[TW_STAT_##name], \
+	    1, __ATOMIC_RELAXED);					\
+} while (0)
 
-/* Start counting from zero (a forked child counts only its own sockets). */
-void tw_stats_reset(void);
+/*
+ * From the constructor, once the policy is in force: reads TWSHIM_STATS
+ * and TWSHIM_STATS_SIGNAL.  Whether counters are kept at all.
+ */
+bool tw_stats_init(void);
+
+/* A child made by fork() with the handlers: its counts add to the same file. */
+void tw_stats_forked_child(void);
+
+/* A child made without them (_Fork, clone): it counts nothing more. */
+void tw_stats_unhandled_child(void);
+
+/*
+ * exit(), _exit(), _Exit() of a process (not of a vfork() child): the
+ * exit-time file is written once; live counters are already in place.
+ * Async-signal-safe.
+ */
+void tw_stats_at_exit(void);
 
 #endif
