@@ -176,9 +176,9 @@ systemd_main(int argc, char **argv)
 	else
 		fprintf(out, "# No TWSHIM_POLICY: the built-in default policy.\n");
 	fprintf(out, "Environment=TWSHIM_LOG=warn\n");
-	fprintf(out, "# A stats file per process (systemd makes %%%%p the %%p of TWSHIM_STATS),\n"
-	    "# kept after a stop; sum them with: twshim --stats /run/twshim-%s/stats.*\n", name);
-	fprintf(out, "Environment=TWSHIM_STATS=/run/twshim-%s/stats.%%%%p\n", name);
+	fprintf(out, "# Live counters, one file per program, in a directory systemd makes for\n"
+	    "# the service's user and keeps after a stop: twshim --stats /run/twshim-%s\n", name);
+	fprintf(out, "Environment=TWSHIM_STATS=/run/twshim-%s\n", name);
 	fprintf(out, "RuntimeDirectory=twshim-%s\n", name);
 	fprintf(out, "RuntimeDirectoryPreserve=yes\n");
 	fprintf(out, "# A missing library%s stops the service from starting, rather than\n"

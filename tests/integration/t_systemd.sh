@@ -31,7 +31,7 @@ cat "$T/dropin" "$T/steps"
 lib=$(sed -n 's/^Environment=LD_PRELOAD=//p' "$T/dropin")
 assert_eq "$lib" "$(realpath "$B/libtwshim.so")" "the build tree's launcher names the build tree's library"
 assert_has "$T/dropin" "Environment=TWSHIM_POLICY=$T/etc/my.conf" "the policy, by absolute path"
-assert_has "$T/dropin" "Environment=TWSHIM_STATS=/run/twshim-myservice/stats.%%p" "stats, %p escaped"
+assert_has "$T/dropin" "Environment=TWSHIM_STATS=/run/twshim-myservice" "stats: the live directory"
 assert_has "$T/dropin" "RuntimeDirectory=twshim-myservice" "a runtime directory for them"
 assert_has "$T/dropin" "RuntimeDirectoryPreserve=yes" "kept after a stop"
 assert_has "$T/dropin" "ExecStartPre=/usr/bin/env -u LD_PRELOAD /usr/bin/test -r $lib" \
