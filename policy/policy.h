@@ -73,7 +73,23 @@ struct policy_close {
 	 */
 	enum policy_close_kind fallback;
 	uint32_t fallback_ms;
+	/*
+	 * "unsafe": leave no TIME_WAIT here even on a connection without TCP
+	 * timestamps, where PAWS cannot keep a late duplicate of it out of
+	 * the next connection on the same four-tuple.  Only with a strategy
+	 * that leaves none (policy_close_leaves_no_time_wait()).
+	 */
+	bool unsafe;
 };
+
+/*
+ * Whether `kind` may end a connection with no TIME_WAIT on our side:
+ * abort, abort-if-idle and fin-then-reset (either form).
+ */
+bool policy_close_kind_skips_time_wait(enum policy_close_kind kind);
+
+/* Whether c, or its fallback, is such a strategy ("unsafe" may be said of it). */
+bool policy_close_leaves_no_time_wait(const struct policy_close *c);
 
 enum policy_key {
 	KEY_REUSEADDR = 0,

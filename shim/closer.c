@@ -91,17 +91,31 @@ own_linger(const struct tw_desc *d, enum policy_close_kind kind, const char **wh
 	return false;
 }
 
-/* abort, or abort-if-idle on an idle socket: SO_LINGER {1,0}, counted and said. */
-static void
-reset_now(int fd, enum policy_close_kind kind, const char *when)
+/*
+ * abort, or abort-if-idle: SO_LINGER {1,0} when idle enough and allowed
+ * (tw_reset), counted and said.  True when it reset.
+ */
+static bool
+reset_now(int fd, const struct tw_desc *d, enum policy_close_kind kind, bool unsafe,
+    const char *when)
 {
+	enum tw_reset_result r;
+	const char *why;
+
+	if ((r = tw_reset(fd, d, kind == CLOSE_ABORT_IF_IDLE, unsafe, &why)) != TW_RESET_DONE) {
+		if (r == TW_RESET_BUSY)
+			tw_count(close_abort_if_busy);
+		tw_log(TW_LOG_INFO, "fd %d: %s: normal: %s (%s)", fd, when, why,
+		    policy_close_name(kind));
+		return false;
+	}
 	if (kind == CLOSE_ABORT)
 		tw_count(close_abort);
 	else
 		tw_count(close_abort_if_idle);
 	tw_count(rst_sent);
-	tw_set_linger(fd, 1, 0);
 	tw_log(TW_LOG_INFO, "fd %d: %s: reset (%s)", fd, when, policy_close_name(kind));
+	return true;
 }
 
 static int
@@ -131,11 +145,12 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 	if (tw_is_fin_then_reset(c->kind)) {
 		/*
 		 * Neither sharing nor the cookie is checked: see
-		 * tw_fin_then_reset().  Two system calls at most; one when
-		 * the program received the answer with recv(), none when it
-		 * read the peer's EOF there.
+		 * tw_fin_then_reset().  Two system calls at most (TCP_INFO
+		 * and TCP_LINGER2); none when the program read the peer's
+		 * EOF with recv().
 		 */
-		if (tw_fin_then_reset(fd, c->kind == CLOSE_FIN_THEN_RESET_ALWAYS, received, &why))
+		if (tw_fin_then_reset(fd, d, c->kind == CLOSE_FIN_THEN_RESET_ALWAYS, c->unsafe,
+		    received, &why))
 			tw_log(TW_LOG_INFO, "fd %d: close: fin-then-reset", fd);
 		else
 			tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
@@ -166,16 +181,9 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 
 	switch (c->kind) {
 	case CLOSE_ABORT:
-		/* Set now, never earlier: a shared socket must not carry it. */
-		reset_now(fd, c->kind, "close");
-		break;
 	case CLOSE_ABORT_IF_IDLE:
-		if (tw_socket_idle(fd)) {
-			reset_now(fd, c->kind, "close");
-		} else {
-			tw_count(close_abort_if_busy);
-			tw_log(TW_LOG_INFO, "fd %d: close: normal: busy (abort-if-idle)", fd);
-		}
+		/* Set now, never earlier: a shared socket must not carry it. */
+		(void)reset_now(fd, d, c->kind, c->unsafe, "close");
 		break;
 	case CLOSE_LINGER:
 		tw_count(close_linger);
@@ -199,7 +207,8 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 		/* No waiting: what the reaper would have done in the end, done now. */
 		tw_log(TW_LOG_INFO, "fd %d: close: %s without waiting", fd,
 		    policy_close_name(c->kind));
-		tw_prepare_close(fd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_GRACEFUL);
+		tw_prepare_close(fd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_GRACEFUL,
+		    c->unsafe);
 		break;
 	default:
 		break;
@@ -265,7 +274,9 @@ tw_close_at_exit(void)
 	fdt_leave();
 	for (unsigned i = 0; i < n; i++) {
 		enum policy_close_kind kind = CLOSE_NORMAL;
+		struct tw_desc copy;
 		uint64_t cookie = 0;
+		bool unsafe = false;
 		struct tw_desc *d;
 		const char *why;
 
@@ -277,18 +288,22 @@ tw_close_at_exit(void)
 		    (tw_is_fin_then_reset(d->close->kind) || !(d->flags & TW_D_SHARED)) &&
 		    !own_linger(d, d->close->kind, &why)) {
 			kind = d->close->kind;
+			unsafe = d->close->unsafe;
 			cookie = d->cookie;
+			copy = *d;
 		}
 		fdt_leave();
 		if (tw_is_fin_then_reset(kind)) {
-			if (tw_fin_then_reset(fds[i], kind == CLOSE_FIN_THEN_RESET_ALWAYS, 0, &why))
+			if (tw_fin_then_reset(fds[i], &copy, kind == CLOSE_FIN_THEN_RESET_ALWAYS, unsafe,
+			    0, &why))
 				tw_log(TW_LOG_INFO, "fd %d: at exit: fin-then-reset", fds[i]);
+			else
+				tw_log(TW_LOG_INFO, "fd %d: at exit: normal: %s", fds[i], why);
 			continue;
 		}
 		if (kind == CLOSE_NORMAL || !tw_same_socket(fds[i], cookie))
 			continue;
-		if (kind == CLOSE_ABORT || tw_socket_idle(fds[i]))
-			reset_now(fds[i], kind, "at exit");
+		(void)reset_now(fds[i], &copy, kind, unsafe, "at exit");
 	}
 	tw_free(fds, cap * sizeof *fds);
 }

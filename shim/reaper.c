@@ -53,6 +53,7 @@ struct pending {
 	enum policy_close_kind kind;	/* CLOSE_GRACEFUL or CLOSE_PEER_FIRST */
 	enum policy_close_kind fallback;
 	uint32_t fallback_ms;
+	bool unsafe;			/* the policy's "unsafe" (tw_keep_time_wait) */
 	bool reset_set;			/* SO_LINGER {1,0} is on it already (see take) */
 	int64_t deadline_ms;		/* CLOCK_MONOTONIC */
 	struct pending *next_free;
@@ -258,7 +259,7 @@ let_go(struct pending *p, const enum policy_close_kind *how)
 		if (*how == CLOSE_NORMAL && p->reset_set)
 			tw_set_linger(p->fd, 0, 0);
 		else
-			tw_prepare_close(p->fd, *how);
+			tw_prepare_close(p->fd, *how, p->unsafe);
 		close_own(p->fd);
 	} else {
 		tw_log(TW_LOG_DEBUG, "reaper: fd %d was closed behind its back; left alone", p->fd);
@@ -722,6 +723,20 @@ tw_reaper_init(bool waiting)
 	tw_own_unlock();
 }
 
+/*
+ * Whether the abort fallback may be put on the socket in advance: only
+ * where it would be allowed at the end (the timestamps option is settled
+ * in the handshake).  Counted and said when the fallback comes.
+ */
+static bool
+may_reset(int fd, bool unsafe)
+{
+	struct tw_tcp_info t;
+
+	return tw_read_tcp_info(fd, &t) &&
+	    tw_keep_time_wait(fd, NULL, NULL, &t.ti, unsafe) == TW_TIME_WAIT_MAY_GO;
+}
+
 int
 tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 {
@@ -775,7 +790,8 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	 * SIGKILL): the kernel's own close then resets.  A peer that closes
 	 * first takes it off again (let_go).
 	 */
-	p->reset_set = p->fallback == CLOSE_ABORT;
+	p->unsafe = c->unsafe;
+	p->reset_set = p->fallback == CLOSE_ABORT && may_reset(dupfd, c->unsafe);
 	if (p->reset_set)
 		tw_set_linger(dupfd, 1, 0);
 	heap_set(pending_count++, p);

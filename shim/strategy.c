@@ -26,6 +26,57 @@ tw_set_linger(int fd, int onoff, int secs)
 	(void)REAL(setsockopt)(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
+bool
+tw_read_tcp_info(int fd, struct tw_tcp_info *t)
+{
+	_Static_assert(offsetof(struct tw_tcp_info, pacing_rate) == 104,
+	    "struct tcp_info as the kernel lays it out");
+	t->len = offsetof(struct tw_tcp_info, len);
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, t, &t->len) == 0;
+}
+
+/*
+ * Without TIME_WAIT here, a segment of this connection still in flight
+ * could be taken into the next connection on the same four-tuple.  Random
+ * initial sequence numbers make that unlikely, not impossible: on a fast
+ * link with ports churning, a few streams in a hundred carried an earlier
+ * connection's bytes.  With timestamps on both ends, PAWS drops such a
+ * segment, as it does for tcp_tw_reuse: Linux continues the four-tuple's
+ * timestamp clock across connections.  The option is negotiated in the
+ * handshake, so tcpi_options tells it for good.
+ *
+ * d and peer are not needed yet: they are for a test of whether the
+ * four-tuple can come back at all before its segments have died out.
+ */
+enum tw_keep_time_wait
+tw_keep_time_wait(int fd, const struct tw_desc *d, const struct sockaddr *peer,
+    const struct tcp_info *ti, bool unsafe)
+{
+	(void)fd;
+	(void)d;
+	(void)peer;
+	if (unsafe)
+		return TW_TIME_WAIT_MAY_GO;
+	if (!(ti->tcpi_options & TCPI_OPT_TIMESTAMPS))
+		return TW_TIME_WAIT_NO_TIMESTAMPS;
+	return TW_TIME_WAIT_MAY_GO;
+}
+
+/* tw_keep_time_wait(), counted and put in words: the one caller that counts. */
+static bool
+must_keep_time_wait(int fd, const struct tw_desc *d, const struct tcp_info *ti, bool unsafe,
+    const char **why)
+{
+	switch (tw_keep_time_wait(fd, d, NULL, ti, unsafe)) {
+	case TW_TIME_WAIT_NO_TIMESTAMPS:
+		tw_count(close_no_timestamps);
+		*why = "no TCP timestamps: TIME_WAIT kept to guard the next connection";
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * Idle: nothing unsent or unacknowledged, nothing unread, and a state in
  * which our close would leave TIME_WAIT here.  After the program's own
@@ -35,15 +86,11 @@ tw_set_linger(int fd, int onoff, int secs)
  * so no RST is needed.
  */
 bool
-tw_socket_idle(int fd)
+tw_socket_idle(int fd, const struct tw_tcp_info *t)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof ti;
 	int outq = 0, inq = 0, fin = 0;
 
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-		return false;
-	switch (ti.tcpi_state) {
+	switch (t->ti.tcpi_state) {
 	case TCP_ESTABLISHED:
 	case TCP_FIN_WAIT2:
 		break;
@@ -56,6 +103,25 @@ tw_socket_idle(int fd)
 	if (ioctl(fd, SIOCOUTQ, &outq) < 0 || ioctl(fd, SIOCINQ, &inq) < 0)
 		return false;
 	return outq <= fin && inq == 0;
+}
+
+enum tw_reset_result
+tw_reset(int fd, const struct tw_desc *d, bool if_idle, bool unsafe, const char **why)
+{
+	struct tw_tcp_info t;
+
+	if (!tw_read_tcp_info(fd, &t)) {
+		*why = "not a TCP socket";
+		return TW_RESET_KEPT;
+	}
+	if (if_idle && !tw_socket_idle(fd, &t)) {
+		*why = "busy";
+		return TW_RESET_BUSY;
+	}
+	if (must_keep_time_wait(fd, d, &t.ti, unsafe, why))
+		return TW_RESET_KEPT;
+	tw_set_linger(fd, 1, 0);
+	return TW_RESET_DONE;
 }
 
 /*
@@ -75,37 +141,28 @@ tw_socket_idle(int fd)
  * tcpi_bytes_received only grows, so a decision made at one holder's close
  * holds for the last.
  *
- * What recv() saw on this number (received, fdt_note_received) stands in
- * for the TCP_INFO read: data means answered, EOF means the peer closed
- * first.  The state is then not read: a connection whose peer has closed
- * since, unread, takes the TCP_LINGER2 it no longer needs (it ends in
- * LAST_ACK, never FIN_WAIT2), and counts as fin-then-reset.
+ * An EOF recv() saw on this number (received, fdt_note_received) means
+ * the peer closed first: nothing to do, and nothing asked of the kernel.
+ * Data received does not spare the TCP_INFO read: whether the connection
+ * has timestamps is only there.
  *
  * The TCP_INFO read, or the setsockopt, is also the identity check here:
  * each fails unless fd names a TCP socket, and the action is one a socket
  * that reused the number unseen could take no harm from (see closer.c).
  */
 bool
-tw_fin_then_reset(int fd, bool always, unsigned received, const char **why)
+tw_fin_then_reset(int fd, const struct tw_desc *d, bool always, bool unsafe, unsigned received,
+    const char **why)
 {
-	/* glibc's struct tcp_info stops short of the fields that follow (Linux 4.1+). */
-	struct {
-		struct tcp_info ti;
-		uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
-	} t;
-	socklen_t len = sizeof t;
+	struct tw_tcp_info t;
 	int off = -1;
 
-	_Static_assert(offsetof(__typeof__(t), pacing_rate) == 104,
-	    "struct tcp_info as the kernel lays it out");
 	if (received & TW_FD_PEER_FIN) {
 		*why = "the peer closed first";
 		tw_count(close_peer_closed);
 		return false;
 	}
-	if (received & TW_FD_ANSWERED)
-		goto answered;
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &t, &len) < 0) {
+	if (!tw_read_tcp_info(fd, &t)) {
 		*why = "not a TCP socket";
 		tw_count(close_stale);
 		return false;
@@ -126,13 +183,14 @@ tw_fin_then_reset(int fd, bool always, unsigned received, const char **why)
 		tw_count(close_peer_closed);
 		return false;
 	}
-	if (!always && (len < offsetof(__typeof__(t), bytes_received) + sizeof t.bytes_received ||
-	    t.bytes_received == 0)) {
+	if (!always && (t.len < offsetof(struct tw_tcp_info, bytes_received) +
+	    sizeof t.bytes_received || t.bytes_received == 0)) {
 		*why = "not answered: the peer sent nothing";
 		tw_count(close_not_answered);
 		return false;
 	}
-answered:
+	if (must_keep_time_wait(fd, d, &t.ti, unsafe, why))
+		return false;
 	if (REAL(setsockopt)(fd, IPPROTO_TCP, TCP_LINGER2, &off, sizeof off) < 0) {
 		*why = "TCP_LINGER2 refused";
 		tw_count(close_normal);
@@ -143,22 +201,24 @@ answered:
 }
 
 void
-tw_prepare_close(int fd, enum policy_close_kind kind)
+tw_prepare_close(int fd, enum policy_close_kind kind, bool unsafe)
 {
 	const char *why;
 
-	if (kind == CLOSE_ABORT || (kind == CLOSE_ABORT_IF_IDLE && tw_socket_idle(fd))) {
-		tw_set_linger(fd, 1, 0);
-		tw_count(rst_sent);
-		tw_log(TW_LOG_INFO, "fd %d: fell back to %s: reset", fd, policy_close_name(kind));
+	if (kind == CLOSE_ABORT || kind == CLOSE_ABORT_IF_IDLE) {
+		if (tw_reset(fd, NULL, kind == CLOSE_ABORT_IF_IDLE, unsafe, &why) == TW_RESET_DONE) {
+			tw_count(rst_sent);
+			tw_log(TW_LOG_INFO, "fd %d: fell back to %s: reset", fd,
+			    policy_close_name(kind));
+		} else {
+			tw_log(TW_LOG_INFO, "fd %d: fell back to normal: %s", fd, why);
+		}
 	} else if (tw_is_fin_then_reset(kind)) {
-		if (tw_fin_then_reset(fd, kind == CLOSE_FIN_THEN_RESET_ALWAYS, 0, &why))
+		if (tw_fin_then_reset(fd, NULL, kind == CLOSE_FIN_THEN_RESET_ALWAYS, unsafe, 0, &why))
 			tw_log(TW_LOG_INFO, "fd %d: fell back to fin-then-reset", fd);
 		else
 			tw_log(TW_LOG_INFO, "fd %d: fell back to normal: %s", fd, why);
 	} else if (kind == CLOSE_GRACEFUL) {
 		(void)shutdown(fd, SHUT_WR);
-	} else if (kind == CLOSE_ABORT_IF_IDLE) {
-		tw_log(TW_LOG_INFO, "fd %d: fell back to normal: busy", fd);
 	}
 }
