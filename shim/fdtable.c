@@ -139,12 +139,30 @@ fdt_leave(void)
 	tw_busy--;
 }
 
+static void release_desc(struct tw_desc *d);
+
+/*
+ * fd's entry.  Below TW_FLAG_SLOTS an entry stands only under a TRACKED
+ * flag byte.  One found under another flag is stale: its socket was
+ * closed where no hook saw it and the library took the number for a
+ * descriptor of its own (fdt_set_internal), which cannot enter the table
+ * to drop it.  It goes here, so that it never comes back under a socket
+ * made on that number later.
+ */
 static struct tw_fd *
 find_entry(int fd)
 {
 	struct tw_fd *e;
 
 	HASH_FIND_INT(table, &fd, e);
+	if (e != NULL && (unsigned)fd < TW_FLAG_SLOTS &&
+	    __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) != TW_FD_TRACKED) {
+		HASH_DEL(table, e);
+		__atomic_sub_fetch(&table_entries, 1, __ATOMIC_RELAXED);
+		release_desc(e->desc);
+		tw_free(e, sizeof *e);
+		return NULL;
+	}
 	return e;
 }
 
