@@ -26,7 +26,7 @@ bool
 policy_close_kind_skips_time_wait(enum policy_close_kind kind)
 {
 	return kind == CLOSE_ABORT || kind == CLOSE_ABORT_IF_IDLE ||
-	    kind == CLOSE_FIN_THEN_RESET || kind == CLOSE_FIN_THEN_RESET_ALWAYS;
+	    policy_close_is_fin_then_reset(kind);
 }
 
 bool
@@ -158,9 +158,8 @@ static void
 explain_resets(const struct policy_opts *o, FILE *out)
 {
 	const struct policy_close *c = o->close;
-	bool ftr = c->kind == CLOSE_FIN_THEN_RESET || c->kind == CLOSE_FIN_THEN_RESET_ALWAYS ||
-	    (c->kind == CLOSE_PEER_FIRST && (c->fallback == CLOSE_FIN_THEN_RESET ||
-	    c->fallback == CLOSE_FIN_THEN_RESET_ALWAYS));
+	bool ftr = policy_close_is_fin_then_reset(c->kind) ||
+	    (c->kind == CLOSE_PEER_FIRST && policy_close_is_fin_then_reset(c->fallback));
 	bool idle = c->kind == CLOSE_ABORT_IF_IDLE ||
 	    (c->kind == CLOSE_PEER_FIRST && c->fallback == CLOSE_ABORT_IF_IDLE);
 	bool abort = c->kind == CLOSE_ABORT ||

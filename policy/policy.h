@@ -82,6 +82,20 @@ struct policy_close {
 	bool unsafe;
 };
 
+/* fin-then-reset, in either form: the one test of it. */
+static inline bool
+policy_close_is_fin_then_reset(enum policy_close_kind kind)
+{
+	return kind == CLOSE_FIN_THEN_RESET || kind == CLOSE_FIN_THEN_RESET_ALWAYS;
+}
+
+/* fin-then-reset that acts only once the peer has answered (not "always"). */
+static inline bool
+policy_close_wants_answer(enum policy_close_kind kind)
+{
+	return kind == CLOSE_FIN_THEN_RESET;
+}
+
 /*
  * Whether `kind` may end a connection with no TIME_WAIT on our side:
  * abort, abort-if-idle and fin-then-reset (either form).

@@ -251,7 +251,7 @@ remember(struct tw_desc *d, int fd, const struct policy_opts *o)
 	 */
 	if (d->cookie == 0 && (d->forced != 0 || d->close_forced ||
 	    (d->close != NULL && d->close->kind != CLOSE_NORMAL &&
-	    !tw_is_fin_then_reset(d->close->kind))))
+	    !policy_close_is_fin_then_reset(d->close->kind))))
 		d->cookie = tw_socket_cookie(fd);
 }
 
@@ -589,7 +589,8 @@ tw_filter_setsockopt(int fd, int level, int name)
 		if (key == KEY_CLOSE ? d->close_forced : (d->forced & bit) != 0) {
 			skip = true;
 			cookie = d->cookie;
-		} else {
+		} else if (key != KEY_CLOSE) {
+			/* SO_LINGER counts only by its value (tw_on_linger). */
 			d->user_set |= (uint16_t)bit;
 		}
 	}
@@ -606,14 +607,37 @@ tw_filter_setsockopt(int fd, int level, int name)
 }
 
 void
+tw_on_linger(int fd, bool on)
+{
+	struct tw_desc *d;
+	int saved = errno;
+
+	if (!fdt_enter_fast())
+		return;
+	if ((d = fdt_find(fd)) != NULL) {
+		if (on)
+			d->user_set |= (uint16_t)POLICY_KEY_BIT(KEY_CLOSE);
+		else
+			d->user_set &= (uint16_t)~POLICY_KEY_BIT(KEY_CLOSE);
+	}
+	fdt_leave();
+	errno = saved;
+}
+
+void
 tw_on_shutdown(int fd, int how)
 {
 	struct tw_desc *d;
 
-	if ((how != SHUT_WR && how != SHUT_RDWR) || !fdt_enter_fast())
+	if ((how != SHUT_WR && how != SHUT_RD && how != SHUT_RDWR) || !fdt_enter_fast())
 		return;
-	if ((d = fdt_find(fd)) != NULL)
-		d->flags |= TW_D_SHUT_WR;
+	if ((d = fdt_find(fd)) != NULL) {
+		if (how != SHUT_RD)
+			d->flags |= TW_D_SHUT_WR;
+		/* Its EOF is no word from the peer (fdtable.h, the receive notes). */
+		if (how != SHUT_WR)
+			fdt_note_own_shut_rd(fd);
+	}
 	fdt_leave();
 }
 

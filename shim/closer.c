@@ -14,6 +14,7 @@
  * fin-then-reset, which cannot harm either (strategy.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -80,46 +81,27 @@ own_linger(const struct tw_desc *d, enum policy_close_kind kind, const char **wh
 	if (d->close_forced)
 		return false;
 	if (d->user_set & POLICY_KEY_BIT(KEY_CLOSE)) {
-		*what = "the program's own SO_LINGER";
+		*what = "normal: the program's own SO_LINGER";
 		return true;
 	}
 	/* The policy's own fin_timeout is noted here too (apply.c). */
-	if (tw_is_fin_then_reset(kind) && (d->user_set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT))) {
-		*what = "the socket's own TCP_LINGER2";
+	if (policy_close_is_fin_then_reset(kind) && (d->user_set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT))) {
+		*what = "normal: the socket's own TCP_LINGER2";
 		return true;
 	}
 	return false;
 }
 
-/*
- * abort, or abort-if-idle: SO_LINGER {1,0} when idle enough and allowed
- * (tw_reset), counted and said.  True when it reset.
- */
-static bool
-reset_now(int fd, const struct tw_desc *d, enum policy_close_kind kind, bool unsafe,
-    const char *when)
+/* A close left as the program made it: counted and said once, here. */
+static int
+leave_alone(int fd, enum tw_stat what, int level, const char *how, int saved)
 {
-	enum tw_reset_result r;
-	const char *why;
-
-	if ((r = tw_reset(fd, d, kind == CLOSE_ABORT_IF_IDLE, unsafe, &why)) != TW_RESET_DONE) {
-		if (r == TW_RESET_BUSY)
-			tw_count(close_abort_if_busy);
-		tw_log(TW_LOG_INFO, "fd %d: %s: normal: %s (%s)", fd, when, why,
-		    policy_close_name(kind));
-		return false;
-	}
-	if (kind == CLOSE_ABORT)
-		tw_count(close_abort);
-	else
-		tw_count(close_abort_if_idle);
-	tw_count(rst_sent);
-	tw_log(TW_LOG_INFO, "fd %d: %s: reset (%s)", fd, when, policy_close_name(kind));
-	return true;
+	tw_close_outcome(fd, TW_AT_CLOSE, what, level, how);
+	return plain_close(fd, saved);
 }
 
 static int
-close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
+close_with(int fd, const struct tw_desc *d, bool peer_fin, int saved)
 {
 	const struct policy_close *c = d->close;
 	struct policy_close own_fin;
@@ -127,39 +109,26 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 
 	if (d->refs > 0) {
 		/* Another descriptor in this process: the last close decides. */
-		tw_count(close_shared);
-		tw_log(TW_LOG_DEBUG, "fd %d: close: normal: another descriptor holds the socket", fd);
-		return plain_close(fd, saved);
+		return leave_alone(fd, TW_STAT_close_shared, TW_LOG_DEBUG,
+		    "normal: another descriptor holds the socket", saved);
 	}
-	if (own_linger(d, c->kind, &why)) {
-		tw_count(close_own_linger);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
-		return plain_close(fd, saved);
-	}
+	if (own_linger(d, c->kind, &why))
+		return leave_alone(fd, TW_STAT_close_own_linger, TW_LOG_INFO, why, saved);
 	if (c->kind == CLOSE_PEER_FIRST && own_linger(d, c->fallback, &why)) {
 		/* Wait for the peer as asked, but keep the socket's TCP_LINGER2 after. */
 		own_fin = *c;
 		own_fin.fallback = CLOSE_NORMAL;
 		c = &own_fin;
 	}
-	if (tw_is_fin_then_reset(c->kind)) {
+	if (policy_close_is_fin_then_reset(c->kind) || c->kind == CLOSE_NORMAL) {
 		/*
-		 * Neither sharing nor the cookie is checked: see
-		 * tw_fin_then_reset().  Two system calls at most (TCP_INFO
-		 * and TCP_LINGER2); none when the program read the peer's
-		 * EOF with recv().
+		 * Neither sharing nor the cookie is checked: fin-then-reset
+		 * cannot harm a socket held elsewhere or one that took the
+		 * number unseen (strategy.c), and normal does nothing.  Two
+		 * system calls at most (TCP_INFO and TCP_LINGER2); none when
+		 * the program read the peer's EOF.
 		 */
-		if (tw_fin_then_reset(fd, d, c->kind == CLOSE_FIN_THEN_RESET_ALWAYS, c->unsafe,
-		    received, &why))
-			tw_log(TW_LOG_INFO, "fd %d: close: fin-then-reset", fd);
-		else
-			tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
-		return plain_close(fd, saved);
-	}
-	if (c->kind == CLOSE_NORMAL) {
-		/* Nothing to do, so nothing to check. */
-		tw_count(close_normal);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal", fd);
+		tw_act(fd, d, c->kind, c->unsafe, peer_fin, TW_AT_CLOSE);
 		return plain_close(fd, saved);
 	}
 	if ((d->flags & TW_D_SHARED) || tw_foreign_process_strict()) {
@@ -168,48 +137,49 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 		 * too in a child made by a raw system call, unseen, whose
 		 * sockets are its parent's as well.
 		 */
-		tw_count(close_shared);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal: shared with another process", fd);
-		return plain_close(fd, saved);
+		return leave_alone(fd, TW_STAT_close_shared, TW_LOG_INFO,
+		    "normal: shared with another process", saved);
 	}
 	if (!tw_same_socket(fd, d->cookie)) {
 		/* Closed behind our back (fclose, syscall) and the number reused. */
-		tw_count(close_stale);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal: no longer the tracked socket", fd);
-		return plain_close(fd, saved);
+		return leave_alone(fd, TW_STAT_close_stale, TW_LOG_INFO,
+		    "normal: no longer the tracked socket", saved);
 	}
 
 	switch (c->kind) {
 	case CLOSE_ABORT:
 	case CLOSE_ABORT_IF_IDLE:
 		/* Set now, never earlier: a shared socket must not carry it. */
-		(void)reset_now(fd, d, c->kind, c->unsafe, "close");
+		tw_act(fd, d, c->kind, c->unsafe, false, TW_AT_CLOSE);
 		break;
-	case CLOSE_LINGER:
-		tw_count(close_linger);
-		tw_set_linger(fd, 1, (int)(c->wait_ms / 1000));
-		tw_log(TW_LOG_INFO, "fd %d: close: linger %us", fd, c->wait_ms / 1000);
-		break;
-	case CLOSE_GRACEFUL:
-	case CLOSE_PEER_FIRST:
-		if (c->kind == CLOSE_GRACEFUL)
-			tw_count(close_graceful);
-		else
-			tw_count(close_peer_first);
-		if (may_wait(fd, d) && tw_reaper_take(fd, c, (d->flags & TW_D_SHUT_WR) != 0) == 0) {
-			char how[80];
+	case CLOSE_LINGER: {
+		char how[40];
 
-			policy_close_format(c, how, sizeof how);
-			tw_log(TW_LOG_INFO, "fd %d: close: %s, waiting on a duplicate", fd, how);
+		tw_set_linger(fd, 1, (int)(c->wait_ms / 1000));
+		snprintf(how, sizeof how, "linger %us", c->wait_ms / 1000);
+		tw_close_outcome(fd, TW_AT_CLOSE, TW_STAT_close_linger, TW_LOG_INFO, how);
+		break;
+	}
+	case CLOSE_GRACEFUL:
+	case CLOSE_PEER_FIRST: {
+		enum tw_stat what = c->kind == CLOSE_GRACEFUL ? TW_STAT_close_graceful :
+		    TW_STAT_close_peer_first;
+		char how[112], desc[80];
+
+		policy_close_format(c, desc, sizeof desc);
+		if (may_wait(fd, d) && tw_reaper_take(fd, c, (d->flags & TW_D_SHUT_WR) != 0) == 0) {
+			snprintf(how, sizeof how, "%s, waiting on a duplicate", desc);
+			tw_close_outcome(fd, TW_AT_CLOSE, what, TW_LOG_INFO, how);
 			errno = saved;
 			return 0;
 		}
 		/* No waiting: what the reaper would have done in the end, done now. */
-		tw_log(TW_LOG_INFO, "fd %d: close: %s without waiting", fd,
-		    policy_close_name(c->kind));
-		tw_prepare_close(fd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_GRACEFUL,
-		    c->unsafe);
+		snprintf(how, sizeof how, "%s without waiting", desc);
+		tw_close_outcome(fd, TW_AT_CLOSE, what, TW_LOG_INFO, how);
+		tw_act(fd, d, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_GRACEFUL, c->unsafe,
+		    false, TW_AT_FALLBACK);
 		break;
+	}
 	default:
 		break;
 	}
@@ -221,8 +191,7 @@ tw_close(int fd)
 {
 	struct tw_desc d;
 	int saved = errno;
-	unsigned received;
-	bool tracked;
+	bool tracked, peer_fin;
 
 	if (fdt_is_internal(fd) && tw_own_claims(fd)) {
 		/*
@@ -235,7 +204,7 @@ tw_close(int fd)
 	}
 	if (!fdt_enter())
 		return REAL(close)(fd);
-	received = fdt_received(fd);
+	peer_fin = fdt_peer_closed_first(fd);
 	tracked = fdt_remove(fd, &d);
 	fdt_leave();
 	if (!tracked || d.close == NULL || tw_mode() != TW_MODE_ACTIVE || tw_state.dry_run) {
@@ -246,7 +215,7 @@ tw_close(int fd)
 		}
 		return plain_close(fd, saved);
 	}
-	return close_with(fd, &d, received, saved);
+	return close_with(fd, &d, peer_fin, saved);
 }
 
 /*
@@ -284,8 +253,8 @@ tw_close_at_exit(void)
 			break;
 		if ((d = fdt_find(fds[i])) != NULL && d->close != NULL &&
 		    (d->close->kind == CLOSE_ABORT || d->close->kind == CLOSE_ABORT_IF_IDLE ||
-		    tw_is_fin_then_reset(d->close->kind)) &&
-		    (tw_is_fin_then_reset(d->close->kind) || !(d->flags & TW_D_SHARED)) &&
+		    policy_close_is_fin_then_reset(d->close->kind)) &&
+		    (policy_close_is_fin_then_reset(d->close->kind) || !(d->flags & TW_D_SHARED)) &&
 		    !own_linger(d, d->close->kind, &why)) {
 			kind = d->close->kind;
 			unsafe = d->close->unsafe;
@@ -293,17 +262,12 @@ tw_close_at_exit(void)
 			copy = *d;
 		}
 		fdt_leave();
-		if (tw_is_fin_then_reset(kind)) {
-			if (tw_fin_then_reset(fds[i], &copy, kind == CLOSE_FIN_THEN_RESET_ALWAYS, unsafe,
-			    0, &why))
-				tw_log(TW_LOG_INFO, "fd %d: at exit: fin-then-reset", fds[i]);
-			else
-				tw_log(TW_LOG_INFO, "fd %d: at exit: normal: %s", fds[i], why);
+		if (kind == CLOSE_NORMAL)
 			continue;
-		}
-		if (kind == CLOSE_NORMAL || !tw_same_socket(fds[i], cookie))
+		/* fin-then-reset makes do without the cookie, as at close. */
+		if (!policy_close_is_fin_then_reset(kind) && !tw_same_socket(fds[i], cookie))
 			continue;
-		(void)reset_now(fds[i], &copy, kind, unsafe, "at exit");
+		tw_act(fds[i], &copy, kind, unsafe, false, TW_AT_EXIT);
 	}
 	tw_free(fds, cap * sizeof *fds);
 }

@@ -29,6 +29,7 @@ struct tw_fd {
 };
 
 unsigned char tw_fdflag[TW_FLAG_SLOTS];
+uint16_t tw_fdnote[TW_FLAG_SLOTS];
 unsigned tw_fd_high;
 
 static int table_lock;
@@ -50,12 +51,25 @@ static unsigned table_entries;	/* HASH_COUNT(table), readable without the lock *
 unsigned tw_fd_live;
 unsigned tw_fd_internal;
 
+/* The number's receive notes start over, and any note on its way is dropped (fdtable.h). */
+static void
+new_generation(int fd)
+{
+	uint16_t was = __atomic_load_n(&tw_fdnote[fd], __ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n(&tw_fdnote[fd], &was,
+	    (uint16_t)((was | (TW_NOTE_GEN_ONE - 1)) + 1), false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 static void
 set_flag(int fd, unsigned char flag)
 {
 	unsigned char old;
 
 	if ((unsigned)fd < TW_FLAG_SLOTS) {
+		new_generation(fd);
 		old = __atomic_exchange_n(&tw_fdflag[fd], flag, __ATOMIC_RELAXED);
 		if (!old && flag)
 			__atomic_add_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);

@@ -258,8 +258,8 @@ let_go(struct pending *p, const enum policy_close_kind *how)
 		(void)REAL(epoll_ctl)(own.ep, EPOLL_CTL_DEL, p->fd, NULL);
 		if (*how == CLOSE_NORMAL && p->reset_set)
 			tw_set_linger(p->fd, 0, 0);
-		else
-			tw_prepare_close(p->fd, *how, p->unsafe);
+		else if (*how != CLOSE_NORMAL)
+			tw_act(p->fd, NULL, *how, p->unsafe, false, TW_AT_FALLBACK);
 		close_own(p->fd);
 	} else {
 		tw_log(TW_LOG_DEBUG, "reaper: fd %d was closed behind its back; left alone", p->fd);

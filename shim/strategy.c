@@ -62,20 +62,28 @@ tw_keep_time_wait(int fd, const struct tw_desc *d, const struct sockaddr *peer,
 	return TW_TIME_WAIT_MAY_GO;
 }
 
-/* tw_keep_time_wait(), counted and put in words: the one caller that counts. */
-static bool
-must_keep_time_wait(int fd, const struct tw_desc *d, const struct tcp_info *ti, bool unsafe,
-    const char **why)
+void
+tw_close_outcome(int fd, enum tw_when when, enum tw_stat what, int level, const char *how)
 {
-	switch (tw_keep_time_wait(fd, d, NULL, ti, unsafe)) {
-	case TW_TIME_WAIT_NO_TIMESTAMPS:
-		tw_count(close_no_timestamps);
-		*why = "no TCP timestamps: TIME_WAIT kept to guard the next connection";
-		return true;
-	default:
-		return false;
-	}
+	static const char *const where[] = {
+		[TW_AT_CLOSE] = "close: ", [TW_AT_EXIT] = "at exit: ",
+		[TW_AT_FALLBACK] = "fell back to ",
+	};
+
+	if (what == TW_STAT_close_abort || what == TW_STAT_close_abort_if_idle)
+		tw_count(rst_sent);
+	if (when != TW_AT_FALLBACK)
+		__atomic_add_fetch(&tw_stats[what], 1, __ATOMIC_RELAXED);
+	tw_log(level, "fd %d: %s%s", fd, where[when], how);
 }
+
+/* An outcome: its counter and its words. */
+struct outcome {
+	enum tw_stat what;
+	const char *how;
+};
+
+#define OUTCOME(name, words)	((struct outcome){ TW_STAT_##name, (words) })
 
 /*
  * Idle: nothing unsent or unacknowledged, nothing unread, and a state in
@@ -85,8 +93,8 @@ must_keep_time_wait(int fd, const struct tw_desc *d, const struct tcp_info *ti, 
  * CLOSE_WAIT the peer closed first and a plain close leaves no TIME_WAIT,
  * so no RST is needed.
  */
-bool
-tw_socket_idle(int fd, const struct tw_tcp_info *t)
+static bool
+socket_idle(int fd, const struct tw_tcp_info *t)
 {
 	int outq = 0, inq = 0, fin = 0;
 
@@ -105,23 +113,37 @@ tw_socket_idle(int fd, const struct tw_tcp_info *t)
 	return outq <= fin && inq == 0;
 }
 
-enum tw_reset_result
-tw_reset(int fd, const struct tw_desc *d, bool if_idle, bool unsafe, const char **why)
+/* tw_keep_time_wait(), as an outcome: false when TIME_WAIT may go. */
+static bool
+keeps_time_wait(int fd, const struct tw_desc *d, const struct tcp_info *ti, bool unsafe,
+    struct outcome *out)
+{
+	switch (tw_keep_time_wait(fd, d, NULL, ti, unsafe)) {
+	case TW_TIME_WAIT_NO_TIMESTAMPS:
+		*out = OUTCOME(close_no_timestamps,
+		    "normal: no TCP timestamps: TIME_WAIT kept to guard the next connection");
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* abort, or abort-if-idle (if_idle): SO_LINGER {1,0} where allowed. */
+static struct outcome
+reset(int fd, const struct tw_desc *d, bool if_idle, bool unsafe)
 {
 	struct tw_tcp_info t;
+	struct outcome out;
 
-	if (!tw_read_tcp_info(fd, &t)) {
-		*why = "not a TCP socket";
-		return TW_RESET_KEPT;
-	}
-	if (if_idle && !tw_socket_idle(fd, &t)) {
-		*why = "busy";
-		return TW_RESET_BUSY;
-	}
-	if (must_keep_time_wait(fd, d, &t.ti, unsafe, why))
-		return TW_RESET_KEPT;
+	if (!tw_read_tcp_info(fd, &t))
+		return OUTCOME(close_stale, "normal: not a TCP socket");
+	if (if_idle && !socket_idle(fd, &t))
+		return OUTCOME(close_abort_if_busy, "normal: busy (abort-if-idle)");
+	if (keeps_time_wait(fd, d, &t.ti, unsafe, &out))
+		return out;
 	tw_set_linger(fd, 1, 0);
-	return TW_RESET_DONE;
+	return if_idle ? OUTCOME(close_abort_if_idle, "abort-if-idle: reset") :
+	    OUTCOME(close_abort, "abort: reset");
 }
 
 /*
@@ -141,32 +163,27 @@ tw_reset(int fd, const struct tw_desc *d, bool if_idle, bool unsafe, const char 
  * tcpi_bytes_received only grows, so a decision made at one holder's close
  * holds for the last.
  *
- * An EOF recv() saw on this number (received, fdt_note_received) means
- * the peer closed first: nothing to do, and nothing asked of the kernel.
- * Data received does not spare the TCP_INFO read: whether the connection
- * has timestamps is only there.
+ * An EOF a read saw on this number (peer_fin, fdt_peer_closed_first(): not
+ * one the program's own shutdown made) means the peer closed first:
+ * nothing to do, and nothing asked of the kernel.  Data received does not
+ * spare the TCP_INFO read: whether the connection has timestamps is only
+ * there.
  *
  * The TCP_INFO read, or the setsockopt, is also the identity check here:
  * each fails unless fd names a TCP socket, and the action is one a socket
  * that reused the number unseen could take no harm from (see closer.c).
  */
-bool
-tw_fin_then_reset(int fd, const struct tw_desc *d, bool always, bool unsafe, unsigned received,
-    const char **why)
+static struct outcome
+fin_then_reset(int fd, const struct tw_desc *d, bool wants_answer, bool unsafe, bool peer_fin)
 {
 	struct tw_tcp_info t;
+	struct outcome out;
 	int off = -1;
 
-	if (received & TW_FD_PEER_FIN) {
-		*why = "the peer closed first";
-		tw_count(close_peer_closed);
-		return false;
-	}
-	if (!tw_read_tcp_info(fd, &t)) {
-		*why = "not a TCP socket";
-		tw_count(close_stale);
-		return false;
-	}
+	if (peer_fin)
+		return OUTCOME(close_peer_closed, "normal: the peer closed first");
+	if (!tw_read_tcp_info(fd, &t))
+		return OUTCOME(close_stale, "normal: not a TCP socket");
 	switch (t.ti.tcpi_state) {
 	case TCP_ESTABLISHED:
 	case TCP_FIN_WAIT1:
@@ -174,51 +191,44 @@ tw_fin_then_reset(int fd, const struct tw_desc *d, bool always, bool unsafe, uns
 		break;
 	case TCP_CLOSE_WAIT:
 		/* The peer closed first: TIME_WAIT is already the peer's. */
-		*why = "the peer closed first";
-		tw_count(close_peer_closed);
-		return false;
+		return OUTCOME(close_peer_closed, "normal: the peer closed first");
 	default:
 		/* Not connected, or already ended (a FIN_WAIT2 that got its FIN). */
-		*why = "the connection had already ended";
-		tw_count(close_peer_closed);
-		return false;
+		return OUTCOME(close_peer_closed, "normal: the connection had already ended");
 	}
-	if (!always && (t.len < offsetof(struct tw_tcp_info, bytes_received) +
-	    sizeof t.bytes_received || t.bytes_received == 0)) {
-		*why = "not answered: the peer sent nothing";
-		tw_count(close_not_answered);
-		return false;
-	}
-	if (must_keep_time_wait(fd, d, &t.ti, unsafe, why))
-		return false;
-	if (REAL(setsockopt)(fd, IPPROTO_TCP, TCP_LINGER2, &off, sizeof off) < 0) {
-		*why = "TCP_LINGER2 refused";
-		tw_count(close_normal);
-		return false;
-	}
-	tw_count(close_fin_then_reset);
-	return true;
+	if (wants_answer && (t.len < offsetof(struct tw_tcp_info, bytes_received) +
+	    sizeof t.bytes_received || t.bytes_received == 0))
+		return OUTCOME(close_not_answered, "normal: not answered: the peer sent nothing");
+	if (keeps_time_wait(fd, d, &t.ti, unsafe, &out))
+		return out;
+	if (REAL(setsockopt)(fd, IPPROTO_TCP, TCP_LINGER2, &off, sizeof off) < 0)
+		return OUTCOME(close_normal, "normal: TCP_LINGER2 refused");
+	return OUTCOME(close_fin_then_reset, "fin-then-reset");
 }
 
 void
-tw_prepare_close(int fd, enum policy_close_kind kind, bool unsafe)
+tw_act(int fd, const struct tw_desc *d, enum policy_close_kind kind, bool unsafe, bool peer_fin,
+    enum tw_when when)
 {
-	const char *why;
+	struct outcome out;
 
-	if (kind == CLOSE_ABORT || kind == CLOSE_ABORT_IF_IDLE) {
-		if (tw_reset(fd, NULL, kind == CLOSE_ABORT_IF_IDLE, unsafe, &why) == TW_RESET_DONE) {
-			tw_count(rst_sent);
-			tw_log(TW_LOG_INFO, "fd %d: fell back to %s: reset", fd,
-			    policy_close_name(kind));
-		} else {
-			tw_log(TW_LOG_INFO, "fd %d: fell back to normal: %s", fd, why);
-		}
-	} else if (tw_is_fin_then_reset(kind)) {
-		if (tw_fin_then_reset(fd, NULL, kind == CLOSE_FIN_THEN_RESET_ALWAYS, unsafe, 0, &why))
-			tw_log(TW_LOG_INFO, "fd %d: fell back to fin-then-reset", fd);
-		else
-			tw_log(TW_LOG_INFO, "fd %d: fell back to normal: %s", fd, why);
-	} else if (kind == CLOSE_GRACEFUL) {
+	switch (kind) {
+	case CLOSE_ABORT:
+	case CLOSE_ABORT_IF_IDLE:
+		out = reset(fd, d, kind == CLOSE_ABORT_IF_IDLE, unsafe);
+		break;
+	case CLOSE_FIN_THEN_RESET:
+	case CLOSE_FIN_THEN_RESET_ALWAYS:
+		out = fin_then_reset(fd, d, policy_close_wants_answer(kind), unsafe, peer_fin);
+		break;
+	case CLOSE_GRACEFUL:
+		/* Only as a fallback: the FIN, without the wait. */
 		(void)shutdown(fd, SHUT_WR);
+		out = OUTCOME(close_graceful, "graceful, without waiting");
+		break;
+	default:
+		out = OUTCOME(close_normal, "normal");
+		break;
 	}
+	tw_close_outcome(fd, when, out.what, TW_LOG_INFO, out.how);
 }

@@ -1,5 +1,6 @@
 /*
- * strategy.h - the close strategies' actions on a socket about to close.
+ * strategy.h - the close strategies' immediate actions on a socket about
+ * to close, and the one place a close's outcome is counted and logged.
  */
 #ifndef TWSHIM_STRATEGY_H
 #define TWSHIM_STRATEGY_H
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "policy.h"
+#include "stats.h"
 
 struct tw_desc;
 
@@ -42,56 +44,38 @@ enum tw_keep_time_wait {
  * `peer`: its destination, NULL where not known; `ti`: its TCP_INFO,
  * just read; `unsafe`: the policy accepts the risk.  Every strategy that
  * leaves no TIME_WAIT asks here, at close, at exit and in the reaper's
- * fallbacks.  No side effect: its callers count and log (strategy.c).
+ * fallbacks.  No side effect: tw_act() counts and logs what it says.
  */
 enum tw_keep_time_wait tw_keep_time_wait(int fd, const struct tw_desc *d,
     const struct sockaddr *peer, const struct tcp_info *ti, bool unsafe);
 
-/*
- * Nothing unsent or unacknowledged, nothing unread, and a state in which
- * our close would leave TIME_WAIT here (t: fd's TCP_INFO).
- */
-bool tw_socket_idle(int fd, const struct tw_tcp_info *t);
-
-/*
- * fin-then-reset on fd, about to be closed: TCP_LINGER2 = -1 when the
- * connection is up (or half-closed by us), has TCP timestamps (or the
- * policy says `unsafe`) and, unless `always`, the peer has sent at least
- * one byte.  `received`: the TW_FD_PEER_FIN bit recv() noted on fd,
- * which spares the kernel the question.  Returns true when set;
- * otherwise *why says why the close stays the program's own.  Counts the
- * outcome.
- */
-bool tw_fin_then_reset(int fd, const struct tw_desc *d, bool always, bool unsafe,
-    unsigned received, const char **why);
-
-enum tw_reset_result {
-	TW_RESET_DONE,		/* SO_LINGER {1,0} is set */
-	TW_RESET_BUSY,		/* abort-if-idle: not idle */
-	TW_RESET_KEPT		/* not a TCP socket, or TIME_WAIT must stay (why) */
+/* Where a close's action is taken: its log line, and whether it counts. */
+enum tw_when {
+	TW_AT_CLOSE,		/* the program's close() */
+	TW_AT_EXIT,		/* a socket the program left open */
+	TW_AT_FALLBACK		/* a waiting close's end (reaper.c), counted when it began */
 };
 
 /*
- * abort, or abort-if-idle when idle (`if_idle`): SO_LINGER {1,0} on fd,
- * when the connection has TCP timestamps or the policy says `unsafe`.
- * Unless done, *why says why the close stays normal (counted here when
- * it is the missing timestamps).
+ * The one place a close's outcome is counted and logged: `what` its
+ * counter (close_*), `how` the words after "fd N: close: " (or "at exit:
+ * ", "fell back to ").  A fallback counts no second outcome for its
+ * close; the RST of abort and abort-if-idle counts rst_sent wherever.
  */
-enum tw_reset_result tw_reset(int fd, const struct tw_desc *d, bool if_idle, bool unsafe,
-    const char **why);
-
-static inline bool
-tw_is_fin_then_reset(enum policy_close_kind kind)
-{
-	return kind == CLOSE_FIN_THEN_RESET || kind == CLOSE_FIN_THEN_RESET_ALWAYS;
-}
+void tw_close_outcome(int fd, enum tw_when when, enum tw_stat what, int level, const char *how);
 
 /*
- * Ready the socket on fd to close, now, as `kind` says: RST for abort (and
- * for abort-if-idle when idle), TCP_LINGER2 = -1 for fin-then-reset, the
- * FIN for graceful (without its wait).  Used for a fallback, so it logs
- * what it did at info level.  `unsafe`: the policy's word (policy_close).
+ * The immediate action of `kind` on fd, about to be closed, counted and
+ * logged: SO_LINGER {1,0} for abort (and abort-if-idle when idle),
+ * TCP_LINGER2 = -1 for fin-then-reset, shutdown(SHUT_WR) for graceful
+ * (a fallback's, without its wait), nothing for normal.  Those that
+ * leave no TIME_WAIT act only where tw_keep_time_wait() allows.  `d`:
+ * the socket's state, NULL where gone; `peer_fin`: a read on fd returned
+ * the peer's EOF (fdt_peer_closed_first), which spares fin-then-reset
+ * its TCP_INFO read.  The caller has checked sharing and identity where
+ * the kind needs it (closer.c).
  */
-void tw_prepare_close(int fd, enum policy_close_kind kind, bool unsafe);
+void tw_act(int fd, const struct tw_desc *d, enum policy_close_kind kind, bool unsafe,
+    bool peer_fin, enum tw_when when);
 
 #endif
