@@ -292,10 +292,8 @@ before_replace(int oldfd, int newfd)
 		return false;
 	if (tw_own_range(newfd))
 		return tw_own_dup2_begin(newfd);
-	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
-		tw_log_evict(newfd);
-	else if (fdt_is_internal(newfd))
-		tw_reaper_evict(newfd);
+	if (fdt_is_internal(newfd))
+		tw_own_evict(newfd);
 	else
 		fdt_forget(newfd);
 	return false;

@@ -219,11 +219,18 @@ still_ours(const struct pending *p)
 	return tw_same_socket(p->fd, p->cookie);
 }
 
+/* The epoll instance or an end of the wake-up pair: the one test of it. */
+static bool
+reaper_own(int fd)
+{
+	return fd == own.ep || fd == own.rx || fd == own.tx;
+}
+
 /* One of the reaper's own descriptors, or the log's. */
 static bool
 own_descriptor(int fd)
 {
-	return fd == own.ep || fd == own.rx || fd == own.tx || fd == tw_log_fd();
+	return reaper_own(fd) || fd == tw_log_fd();
 }
 
 /* p's descriptor number no longer leads to p. */
@@ -771,7 +778,7 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 		let_go(stale, NULL);	/* its number was closed behind our back */
 		fdt_set_internal(dupfd, true);
 	}
-	if (dupfd == own.ep || dupfd == own.rx || dupfd == own.tx)
+	if (reaper_own(dupfd))
 		need_repair = true;	/* likewise: the thread repairs */
 
 	if ((p = free_slots) != NULL)
@@ -849,7 +856,7 @@ tw_reaper_evict(int fd)
 	int moved, saved = errno;
 
 	lock();
-	if (fd == own.ep || fd == own.rx || fd == own.tx) {
+	if (reaper_own(fd)) {
 		if (!descriptors_ok()) {
 			need_repair = true;
 			if (holding(fd) == NULL)
@@ -906,7 +913,7 @@ tw_reaper_claims(int fd)
 	if (tw_busy)
 		return true;
 	lock();
-	if (fd == own.rx || fd == own.tx || fd == own.ep) {
+	if (reaper_own(fd)) {
 		ours = fd == own.tx ? tw_same_socket(fd, own.tx_cookie) :
 		    tw_same_socket(own.rx, own.rx_cookie) &&
 		    (fd == own.rx || watch_wake(EPOLL_CTL_MOD));
