@@ -103,3 +103,23 @@ assert_has "$T/log.7214" "fell back to normal: no TCP timestamps" "the fallback 
 abort 0 7215 '[client *];close = peer-first 100ms then abort unsafe'
 assert_eq "$(cat "$T/sink.7215")" "reset 5" "peer-first then abort unsafe: the reset"
 sysctl -qw net.ipv4.tcp_timestamps=1
+
+# 6. abort-if-idle when it would reset (answered, nothing unread): the
+# same rule.  The echo server logs what its read ended with.
+idle() {	# idle TS POLICY
+	sysctl -qw net.ipv4.tcp_timestamps="$1"
+	echo_server 127.0.0.1 "$2" "$T/idle.$2"
+	env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" TWSHIM_STATS="$T/stats.$2" \
+	    TWSHIM_POLICY_TEXT="$3" "$OPS" sock a , connect a 127.0.0.1 "$2" , write a hello\\n , \
+	    readline a , close a >/dev/null
+	sleep 0.3
+	echo "$3: timestamps $1: the server's read ended with $(cat "$T/idle.$2")"
+}
+idle 1 7216 '[client *];close = abort-if-idle'
+assert_eq "$(cat "$T/idle.7216")" "reset 6" "abort-if-idle with timestamps: reset"
+idle 0 7217 '[client *];close = abort-if-idle'
+assert_eq "$(cat "$T/idle.7217")" "eof 6" "abort-if-idle without timestamps: EOF"
+assert_eq "$(stat_of close_no_timestamps "$T/stats.7217")" 1 "counted close_no_timestamps"
+idle 0 7218 '[client *];close = abort-if-idle unsafe'
+assert_eq "$(cat "$T/idle.7218")" "reset 6" "abort-if-idle unsafe without timestamps: reset"
+sysctl -qw net.ipv4.tcp_timestamps=1
