@@ -50,16 +50,15 @@ plain_close(int fd, int saved)
 static bool
 may_wait(int fd, const struct tw_desc *d)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof ti;
+	struct tw_tcp_info t;
 
 	if (d->flags & TW_D_POLLED_MANY) {
 		tw_log(TW_LOG_DEBUG, "fd %d: in several epoll instances; closing at once", fd);
 		return false;
 	}
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+	if (!tw_read_tcp_info(fd, &t))
 		return false;
-	switch (ti.tcpi_state) {
+	switch (t.ti.tcpi_state) {
 	case TCP_ESTABLISHED:
 	case TCP_CLOSE_WAIT:
 	case TCP_FIN_WAIT1:
