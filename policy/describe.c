@@ -20,8 +20,34 @@ policy_close_name(enum policy_close_kind kind)
 	return (unsigned)kind < CLOSE_KIND_COUNT ? close_names[kind] : "?";
 }
 
+static int close_format_kind(const struct policy_close *c, char *buf, size_t size);
+
+bool
+policy_close_kind_skips_time_wait(enum policy_close_kind kind)
+{
+	return kind == CLOSE_ABORT || kind == CLOSE_ABORT_IF_IDLE ||
+	    policy_close_is_fin_then_reset(kind);
+}
+
+bool
+policy_close_leaves_no_time_wait(const struct policy_close *c)
+{
+	return policy_close_kind_skips_time_wait(c->kind) ||
+	    (c->kind == CLOSE_PEER_FIRST && policy_close_kind_skips_time_wait(c->fallback));
+}
+
 int
 policy_close_format(const struct policy_close *c, char *buf, size_t size)
+{
+	int n = close_format_kind(c, buf, size);
+
+	if (c->unsafe && n >= 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n, " unsafe");
+	return n;
+}
+
+static int
+close_format_kind(const struct policy_close *c, char *buf, size_t size)
 {
 	char d1[32], d2[32];
 
@@ -132,9 +158,8 @@ static void
 explain_resets(const struct policy_opts *o, FILE *out)
 {
 	const struct policy_close *c = o->close;
-	bool ftr = c->kind == CLOSE_FIN_THEN_RESET || c->kind == CLOSE_FIN_THEN_RESET_ALWAYS ||
-	    (c->kind == CLOSE_PEER_FIRST && (c->fallback == CLOSE_FIN_THEN_RESET ||
-	    c->fallback == CLOSE_FIN_THEN_RESET_ALWAYS));
+	bool ftr = policy_close_is_fin_then_reset(c->kind) ||
+	    (c->kind == CLOSE_PEER_FIRST && policy_close_is_fin_then_reset(c->fallback));
 	bool idle = c->kind == CLOSE_ABORT_IF_IDLE ||
 	    (c->kind == CLOSE_PEER_FIRST && c->fallback == CLOSE_ABORT_IF_IDLE);
 	bool abort = c->kind == CLOSE_ABORT ||
@@ -149,6 +174,16 @@ explain_resets(const struct policy_opts *o, FILE *out)
 		    "has every byte in its kernel, but its read ends in ECONNRESET "
 		    "instead of EOF; "
 		    "fin-then-reset leaves no TIME_WAIT either\n");
+	if (c->unsafe)
+		fprintf(out, "# warning: unsafe: leaves no TIME_WAIT even on a connection "
+		    "without TCP timestamps, or whose four-tuple could come back within "
+		    "%d ms, where a late duplicate of its segments can corrupt the next "
+		    "connection on the same four-tuple\n", POLICY_REUSE_QUARANTINE_MS);
+	else if (policy_close_leaves_no_time_wait(c))
+		fprintf(out, "# note: leaves no TIME_WAIT only on a connection with TCP "
+		    "timestamps (PAWS then guards the next one on the same four-tuple) "
+		    "whose four-tuple cannot come back within %d ms; otherwise a normal "
+		    "close (add 'unsafe' to act anyway)\n", POLICY_REUSE_QUARANTINE_MS);
 	if (ftr && (o->set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT)) &&
 	    !(o->forced & POLICY_KEY_BIT(KEY_CLOSE)))
 		fprintf(out, "# note: fin_timeout is this socket's own TCP_LINGER2, which "

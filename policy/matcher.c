@@ -5,6 +5,7 @@
  */
 #include <fnmatch.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "policy_impl.h"
@@ -97,7 +98,9 @@ normalize(const struct sockaddr *sa, socklen_t len, unsigned char addr[16], unsi
 		*port = ntohs(in->sin_port);
 		return AF_INET;
 	}
-	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+	/* Linux takes an IPv6 address without its sin6_scope_id (RFC 2133's length, 24). */
+	if (sa->sa_family == AF_INET6 &&
+	    len >= (socklen_t)offsetof(struct sockaddr_in6, sin6_scope_id)) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		*port = ntohs(in6->sin6_port);
 		if (policy_addr_is_v4mapped(in6->sin6_addr.s6_addr)) {

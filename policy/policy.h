@@ -25,6 +25,12 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+/*
+ * How long a four-tuple freed without TIME_WAIT is kept out of use (the
+ * library's reuse quarantine, shim/reuse.c; the kernel backend's too).
+ */
+#define POLICY_REUSE_QUARANTINE_MS	10
+
 enum policy_role {
 	POLICY_CLIENT,
 	POLICY_LISTENER,
@@ -73,7 +79,37 @@ struct policy_close {
 	 */
 	enum policy_close_kind fallback;
 	uint32_t fallback_ms;
+	/*
+	 * "unsafe": leave no TIME_WAIT here even on a connection without TCP
+	 * timestamps, where PAWS cannot keep a late duplicate of it out of
+	 * the next connection on the same four-tuple.  Only with a strategy
+	 * that leaves none (policy_close_leaves_no_time_wait()).
+	 */
+	bool unsafe;
 };
+
+/* fin-then-reset, in either form: the one test of it. */
+static inline bool
+policy_close_is_fin_then_reset(enum policy_close_kind kind)
+{
+	return kind == CLOSE_FIN_THEN_RESET || kind == CLOSE_FIN_THEN_RESET_ALWAYS;
+}
+
+/* fin-then-reset that acts only once the peer has answered (not "always"). */
+static inline bool
+policy_close_wants_answer(enum policy_close_kind kind)
+{
+	return kind == CLOSE_FIN_THEN_RESET;
+}
+
+/*
+ * Whether `kind` may end a connection with no TIME_WAIT on our side:
+ * abort, abort-if-idle and fin-then-reset (either form).
+ */
+bool policy_close_kind_skips_time_wait(enum policy_close_kind kind);
+
+/* Whether c, or its fallback, is such a strategy ("unsafe" may be said of it). */
+bool policy_close_leaves_no_time_wait(const struct policy_close *c);
 
 enum policy_key {
 	KEY_REUSEADDR = 0,

@@ -311,8 +311,12 @@ parse_close(struct parser *ps, struct section *s, const struct token *tok, size_
 	struct policy_close *c = &s->close;
 	size_t i = 0;
 	uint64_t ms;
+	unsigned unsafe_col = 0;
 
 	memset(c, 0, sizeof *c);
+	/* "unsafe" ends the value, whatever the strategy: taken off first, checked last. */
+	if (n > 1 && strcmp(tok[n - 1].s, "unsafe") == 0)
+		unsafe_col = tok[--n].col;
 	if (parse_close_kind(tok, n, &i, &c->kind) < 0) {
 		error_at(ps, tok[0].col, "unknown close strategy '%s' (expected normal, "
 		    "fin-then-reset, abort, abort-if-idle, linger, graceful or peer-first)", tok[0].s);
@@ -386,8 +390,16 @@ parse_close(struct parser *ps, struct section *s, const struct token *tok, size_
 	default:
 		break;
 	}
-	if (i < n)
+	if (i < n) {
 		error_at(ps, tok[i].col, "unexpected '%s' after '%s'", tok[i].s, tok[0].s);
+		return;
+	}
+	if (unsafe_col != 0 && !policy_close_leaves_no_time_wait(c)) {
+		error_at(ps, unsafe_col, "'unsafe' is for a strategy that leaves no TIME_WAIT "
+		    "(abort, abort-if-idle, fin-then-reset, or peer-first ... then one of them)");
+		return;
+	}
+	c->unsafe = unsafe_col != 0;
 }
 
 /*

@@ -251,7 +251,7 @@ remember(struct tw_desc *d, int fd, const struct policy_opts *o)
 	 */
 	if (d->cookie == 0 && (d->forced != 0 || d->close_forced ||
 	    (d->close != NULL && d->close->kind != CLOSE_NORMAL &&
-	    !tw_is_fin_then_reset(d->close->kind))))
+	    !policy_close_is_fin_then_reset(d->close->kind))))
 		d->cookie = tw_socket_cookie(fd);
 }
 
@@ -347,6 +347,54 @@ out:
 	return backlog;
 }
 
+/*
+ * connect() on a socket the table already knows as a client.  A
+ * non-blocking connect is called again to learn how it ended: that
+ * socket is connecting or connected, and keeps what its first connect
+ * decided.  One in TCP_CLOSE has no connection: either its connect failed
+ * and it is tried again, perhaps towards another address, or it is not
+ * the socket the entry was made for (closed where no hook saw it, the
+ * number reused unseen; an entry without a cookie cannot tell).  Either
+ * way the new connect decides afresh: the entry's policy state is
+ * dropped, and all of it unless the cookie proves it the same socket (the
+ * program's own options on it then stay its own).  True when the connect
+ * is to be taken as a first one.  Costs a TCP_INFO read, on a repeated
+ * connect only.
+ */
+static bool
+connect_again(int fd, uint64_t cookie)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	struct tw_desc *d;
+	bool same = false;
+	int saved = errno;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ti.tcpi_state != TCP_CLOSE) {
+		errno = saved;
+		return false;
+	}
+	same = cookie != 0 && tw_same_socket(fd, cookie);
+	if (fdt_enter_fast()) {
+		if ((d = fdt_find(fd)) != NULL && d->cookie == cookie) {
+			if (same) {
+				d->role = TW_ROLE_NEW;
+				d->close = NULL;
+				d->close_forced = 0;
+				d->forced = 0;
+				d->flags &= (uint8_t)~TW_D_APPLIED;
+			} else {
+				(void)fdt_remove(fd, NULL);
+			}
+		}
+		fdt_leave();
+	}
+	tw_log(TW_LOG_DEBUG, "fd %d: connect again without a connection: decided afresh%s", fd,
+	    same ? "" : " (the entry forgotten)");
+	errno = saved;
+	return true;
+}
+
 int
 tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
@@ -371,7 +419,16 @@ tw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = saved;
 		return REAL(connect)(fd, sa, len);
 	}
-	/* A non-blocking connect is called again to learn how it ended. */
+	if (d->role == TW_ROLE_CLIENT) {
+		uint64_t cookie = d->cookie;
+
+		fdt_leave();
+		if (connect_again(fd, cookie) && (d = enter_desc(fd)) != NULL)
+			goto entered;
+		errno = saved;
+		return REAL(connect)(fd, sa, len);
+	}
+entered:
 	first = d->role != TW_ROLE_CLIENT;
 	if (first) {
 		d->role = TW_ROLE_CLIENT;
@@ -532,7 +589,8 @@ tw_filter_setsockopt(int fd, int level, int name)
 		if (key == KEY_CLOSE ? d->close_forced : (d->forced & bit) != 0) {
 			skip = true;
 			cookie = d->cookie;
-		} else {
+		} else if (key != KEY_CLOSE) {
+			/* SO_LINGER counts only by its value (tw_on_linger). */
 			d->user_set |= (uint16_t)bit;
 		}
 	}
@@ -549,14 +607,37 @@ tw_filter_setsockopt(int fd, int level, int name)
 }
 
 void
+tw_on_linger(int fd, bool on)
+{
+	struct tw_desc *d;
+	int saved = errno;
+
+	if (!fdt_enter_fast())
+		return;
+	if ((d = fdt_find(fd)) != NULL) {
+		if (on)
+			d->user_set |= (uint16_t)POLICY_KEY_BIT(KEY_CLOSE);
+		else
+			d->user_set &= (uint16_t)~POLICY_KEY_BIT(KEY_CLOSE);
+	}
+	fdt_leave();
+	errno = saved;
+}
+
+void
 tw_on_shutdown(int fd, int how)
 {
 	struct tw_desc *d;
 
-	if ((how != SHUT_WR && how != SHUT_RDWR) || !fdt_enter_fast())
+	if ((how != SHUT_WR && how != SHUT_RD && how != SHUT_RDWR) || !fdt_enter_fast())
 		return;
-	if ((d = fdt_find(fd)) != NULL)
-		d->flags |= TW_D_SHUT_WR;
+	if ((d = fdt_find(fd)) != NULL) {
+		if (how != SHUT_RD)
+			d->flags |= TW_D_SHUT_WR;
+		/* Its EOF is no word from the peer (fdtable.h, the receive notes). */
+		if (how != SHUT_WR)
+			fdt_note_own_shut_rd(fd);
+	}
 	fdt_leave();
 }
 

@@ -28,6 +28,12 @@ void tw_on_accept(int lfd, int fd, int flags);
 /* setsockopt(): true when the call must be skipped (a forced key). */
 bool tw_filter_setsockopt(int fd, int level, int name);
 
+/*
+ * setsockopt(SO_LINGER) succeeded: the program chose how the close ends
+ * when it turned lingering on; turning it off is the kernel's default again.
+ */
+void tw_on_linger(int fd, bool on);
+
 /* shutdown(): remember that the program sent its FIN. */
 void tw_on_shutdown(int fd, int how);
 

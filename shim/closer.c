@@ -14,6 +14,8 @@
  * fin-then-reset, which cannot harm either (strategy.c).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -25,7 +27,6 @@
 #include "fdtable.h"
 #include "real.h"
 #include "reaper.h"
-#include "reuse.h"
 #include "shim.h"
 #include "sockinfo.h"
 #include "strategy.h"
@@ -50,16 +51,15 @@ plain_close(int fd, int saved)
 static bool
 may_wait(int fd, const struct tw_desc *d)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof ti;
+	struct tw_tcp_info t;
 
 	if (d->flags & TW_D_POLLED_MANY) {
 		tw_log(TW_LOG_DEBUG, "fd %d: in several epoll instances; closing at once", fd);
 		return false;
 	}
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+	if (!tw_read_tcp_info(fd, &t))
 		return false;
-	switch (ti.tcpi_state) {
+	switch (t.ti.tcpi_state) {
 	case TCP_ESTABLISHED:
 	case TCP_CLOSE_WAIT:
 	case TCP_FIN_WAIT1:
@@ -81,82 +81,54 @@ own_linger(const struct tw_desc *d, enum policy_close_kind kind, const char **wh
 	if (d->close_forced)
 		return false;
 	if (d->user_set & POLICY_KEY_BIT(KEY_CLOSE)) {
-		*what = "the program's own SO_LINGER";
+		*what = "normal: the program's own SO_LINGER";
 		return true;
 	}
 	/* The policy's own fin_timeout is noted here too (apply.c). */
-	if (tw_is_fin_then_reset(kind) && (d->user_set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT))) {
-		*what = "the socket's own TCP_LINGER2";
+	if (policy_close_is_fin_then_reset(kind) && (d->user_set & POLICY_KEY_BIT(KEY_FIN_TIMEOUT))) {
+		*what = "normal: the socket's own TCP_LINGER2";
 		return true;
 	}
 	return false;
 }
 
-/* abort, or abort-if-idle on an idle socket: SO_LINGER {1,0}, counted and said. */
-static void
-reset_now(int fd, enum policy_close_kind kind, const char *when)
+/* A close left as the program made it: counted and said once, here. */
+static int
+leave_alone(int fd, enum tw_stat what, int level, const char *how, int saved)
 {
-	if (kind == CLOSE_ABORT)
-		tw_count(close_abort);
-	else
-		tw_count(close_abort_if_idle);
-	tw_count(rst_sent);
-	tw_set_linger(fd, 1, 0);
-	tw_log(TW_LOG_INFO, "fd %d: %s: reset (%s)", fd, when, policy_close_name(kind));
+	tw_close_outcome(fd, TW_AT_CLOSE, what, level, how);
+	return plain_close(fd, saved);
 }
 
 static int
-close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
+close_with(int fd, const struct tw_desc *d, bool peer_fin, int saved)
 {
 	const struct policy_close *c = d->close;
 	struct policy_close own_fin;
 	const char *why;
-	bool too_soon;
 
 	if (d->refs > 0) {
 		/* Another descriptor in this process: the last close decides. */
-		tw_count(close_shared);
-		tw_log(TW_LOG_DEBUG, "fd %d: close: normal: another descriptor holds the socket", fd);
-		return plain_close(fd, saved);
+		return leave_alone(fd, TW_STAT_close_shared, TW_LOG_DEBUG,
+		    "normal: another descriptor holds the socket", saved);
 	}
-	/* Judged on the closes before this one, which then joins them. */
-	too_soon = (tw_is_fin_then_reset(c->kind) || c->kind == CLOSE_ABORT ||
-	    c->kind == CLOSE_ABORT_IF_IDLE) && tw_reuse_too_soon(d);
-	tw_reuse_note_close(d);
-	if (own_linger(d, c->kind, &why)) {
-		tw_count(close_own_linger);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
-		return plain_close(fd, saved);
-	}
+	if (own_linger(d, c->kind, &why))
+		return leave_alone(fd, TW_STAT_close_own_linger, TW_LOG_INFO, why, saved);
 	if (c->kind == CLOSE_PEER_FIRST && own_linger(d, c->fallback, &why)) {
 		/* Wait for the peer as asked, but keep the socket's TCP_LINGER2 after. */
 		own_fin = *c;
 		own_fin.fallback = CLOSE_NORMAL;
 		c = &own_fin;
 	}
-	if (too_soon) {
-		tw_count(close_reuse_too_soon);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal: the four-tuple could come back "
-		    "within %d ms", fd, TW_REUSE_QUARANTINE_MS);
-		return plain_close(fd, saved);
-	}
-	if (tw_is_fin_then_reset(c->kind)) {
+	if (policy_close_is_fin_then_reset(c->kind) || c->kind == CLOSE_NORMAL) {
 		/*
-		 * Neither sharing nor the cookie is checked: see
-		 * tw_fin_then_reset().  Two system calls at most; one when
-		 * the program received the answer with recv(), none when it
-		 * read the peer's EOF there.
+		 * Neither sharing nor the cookie is checked: fin-then-reset
+		 * cannot harm a socket held elsewhere or one that took the
+		 * number unseen (strategy.c), and normal does nothing.  Two
+		 * system calls at most (TCP_INFO and TCP_LINGER2); none when
+		 * the program read the peer's EOF.
 		 */
-		if (tw_fin_then_reset(fd, c->kind == CLOSE_FIN_THEN_RESET_ALWAYS, received, &why))
-			tw_log(TW_LOG_INFO, "fd %d: close: fin-then-reset", fd);
-		else
-			tw_log(TW_LOG_INFO, "fd %d: close: normal: %s", fd, why);
-		return plain_close(fd, saved);
-	}
-	if (c->kind == CLOSE_NORMAL) {
-		/* Nothing to do, so nothing to check. */
-		tw_count(close_normal);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal", fd);
+		tw_act(fd, d, c->kind, c->unsafe, peer_fin, TW_AT_CLOSE);
 		return plain_close(fd, saved);
 	}
 	if ((d->flags & TW_D_SHARED) || tw_foreign_process_strict()) {
@@ -165,54 +137,49 @@ close_with(int fd, const struct tw_desc *d, unsigned received, int saved)
 		 * too in a child made by a raw system call, unseen, whose
 		 * sockets are its parent's as well.
 		 */
-		tw_count(close_shared);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal: shared with another process", fd);
-		return plain_close(fd, saved);
+		return leave_alone(fd, TW_STAT_close_shared, TW_LOG_INFO,
+		    "normal: shared with another process", saved);
 	}
 	if (!tw_same_socket(fd, d->cookie)) {
 		/* Closed behind our back (fclose, syscall) and the number reused. */
-		tw_count(close_stale);
-		tw_log(TW_LOG_INFO, "fd %d: close: normal: no longer the tracked socket", fd);
-		return plain_close(fd, saved);
+		return leave_alone(fd, TW_STAT_close_stale, TW_LOG_INFO,
+		    "normal: no longer the tracked socket", saved);
 	}
 
 	switch (c->kind) {
 	case CLOSE_ABORT:
-		/* Set now, never earlier: a shared socket must not carry it. */
-		reset_now(fd, c->kind, "close");
-		break;
 	case CLOSE_ABORT_IF_IDLE:
-		if (tw_socket_idle(fd)) {
-			reset_now(fd, c->kind, "close");
-		} else {
-			tw_count(close_abort_if_busy);
-			tw_log(TW_LOG_INFO, "fd %d: close: normal: busy (abort-if-idle)", fd);
-		}
+		/* Set now, never earlier: a shared socket must not carry it. */
+		tw_act(fd, d, c->kind, c->unsafe, false, TW_AT_CLOSE);
 		break;
-	case CLOSE_LINGER:
-		tw_count(close_linger);
-		tw_set_linger(fd, 1, (int)(c->wait_ms / 1000));
-		tw_log(TW_LOG_INFO, "fd %d: close: linger %us", fd, c->wait_ms / 1000);
-		break;
-	case CLOSE_GRACEFUL:
-	case CLOSE_PEER_FIRST:
-		if (c->kind == CLOSE_GRACEFUL)
-			tw_count(close_graceful);
-		else
-			tw_count(close_peer_first);
-		if (may_wait(fd, d) && tw_reaper_take(fd, c, (d->flags & TW_D_SHUT_WR) != 0) == 0) {
-			char how[80];
+	case CLOSE_LINGER: {
+		char how[40];
 
-			policy_close_format(c, how, sizeof how);
-			tw_log(TW_LOG_INFO, "fd %d: close: %s, waiting on a duplicate", fd, how);
+		tw_set_linger(fd, 1, (int)(c->wait_ms / 1000));
+		snprintf(how, sizeof how, "linger %us", c->wait_ms / 1000);
+		tw_close_outcome(fd, TW_AT_CLOSE, TW_STAT_close_linger, TW_LOG_INFO, how);
+		break;
+	}
+	case CLOSE_GRACEFUL:
+	case CLOSE_PEER_FIRST: {
+		enum tw_stat what = c->kind == CLOSE_GRACEFUL ? TW_STAT_close_graceful :
+		    TW_STAT_close_peer_first;
+		char how[112], desc[80];
+
+		policy_close_format(c, desc, sizeof desc);
+		if (may_wait(fd, d) && tw_reaper_take(fd, c, d) == 0) {
+			snprintf(how, sizeof how, "%s, waiting on a duplicate", desc);
+			tw_close_outcome(fd, TW_AT_CLOSE, what, TW_LOG_INFO, how);
 			errno = saved;
 			return 0;
 		}
 		/* No waiting: what the reaper would have done in the end, done now. */
-		tw_log(TW_LOG_INFO, "fd %d: close: %s without waiting", fd,
-		    policy_close_name(c->kind));
-		tw_prepare_close(fd, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_GRACEFUL);
+		snprintf(how, sizeof how, "%s without waiting", desc);
+		tw_close_outcome(fd, TW_AT_CLOSE, what, TW_LOG_INFO, how);
+		tw_act(fd, d, c->kind == CLOSE_PEER_FIRST ? c->fallback : CLOSE_GRACEFUL, c->unsafe,
+		    false, TW_AT_FALLBACK);
 		break;
+	}
 	default:
 		break;
 	}
@@ -224,8 +191,7 @@ tw_close(int fd)
 {
 	struct tw_desc d;
 	int saved = errno;
-	unsigned received;
-	bool tracked;
+	bool tracked, peer_fin;
 
 	if (fdt_is_internal(fd) && tw_own_claims(fd)) {
 		/*
@@ -238,7 +204,7 @@ tw_close(int fd)
 	}
 	if (!fdt_enter())
 		return REAL(close)(fd);
-	received = fdt_received(fd);
+	peer_fin = fdt_peer_closed_first(fd);
 	tracked = fdt_remove(fd, &d);
 	fdt_leave();
 	if (!tracked || d.close == NULL || tw_mode() != TW_MODE_ACTIVE || tw_state.dry_run) {
@@ -249,7 +215,7 @@ tw_close(int fd)
 		}
 		return plain_close(fd, saved);
 	}
-	return close_with(fd, &d, received, saved);
+	return close_with(fd, &d, peer_fin, saved);
 }
 
 /*
@@ -259,7 +225,7 @@ tw_close(int fd)
  * fin-then-reset, and only at exit: an exec closes just our copy.
  */
 static enum policy_close_kind
-at_exit_kind(const struct tw_desc *d, enum tw_at_exit when)
+at_end_kind(const struct tw_desc *d, enum tw_image_end end)
 {
 	enum policy_close_kind kind;
 	const char *why;
@@ -267,9 +233,11 @@ at_exit_kind(const struct tw_desc *d, enum tw_at_exit when)
 	if (d->close == NULL)
 		return CLOSE_NORMAL;
 	kind = d->close->kind == CLOSE_PEER_FIRST ? d->close->fallback : d->close->kind;
-	if (kind != CLOSE_ABORT && kind != CLOSE_ABORT_IF_IDLE && !tw_is_fin_then_reset(kind))
+	if (kind != CLOSE_ABORT && kind != CLOSE_ABORT_IF_IDLE &&
+	    !policy_close_is_fin_then_reset(kind))
 		return CLOSE_NORMAL;
-	if ((d->flags & TW_D_SHARED) && (when != TW_AT_EXIT || !tw_is_fin_then_reset(kind)))
+	if ((d->flags & TW_D_SHARED) &&
+	    (end != TW_END_EXIT || !policy_close_is_fin_then_reset(kind)))
 		return CLOSE_NORMAL;
 	if (own_linger(d, kind, &why))
 		return CLOSE_NORMAL;
@@ -280,12 +248,10 @@ at_exit_kind(const struct tw_desc *d, enum tw_at_exit when)
 static bool
 peer_still_open(int fd)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof ti;
+	struct tw_tcp_info t;
 
-	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-	    (ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_FIN_WAIT1 ||
-	    ti.tcpi_state == TCP_FIN_WAIT2);
+	return tw_read_tcp_info(fd, &t) && (t.ti.tcpi_state == TCP_ESTABLISHED ||
+	    t.ti.tcpi_state == TCP_FIN_WAIT1 || t.ti.tcpi_state == TCP_FIN_WAIT2);
 }
 
 static bool
@@ -308,9 +274,8 @@ close_on_exec(int fd)
  * death by a signal) stay the kernel's plain close.
  */
 void
-tw_close_at_exit(enum tw_at_exit when)
+tw_close_at_exit(enum tw_image_end end)
 {
-	const char *at = when == TW_AT_EXIT ? "at exit" : "at exec";
 	unsigned n = 0, cap;
 	int *fds;
 
@@ -323,36 +288,32 @@ tw_close_at_exit(enum tw_at_exit when)
 	fdt_leave();
 	for (unsigned i = 0; i < n; i++) {
 		enum policy_close_kind kind = CLOSE_NORMAL;
-		bool peer_first = false;
-		uint64_t cookie = 0;
+		struct tw_desc copy;
+		bool peer_first = false, unsafe = false;
 		struct tw_desc *d;
-		const char *why;
 
 		if (!fdt_enter())
 			break;
-		if ((d = fdt_find(fds[i])) != NULL) {
-			kind = at_exit_kind(d, when);
-			peer_first = d->close != NULL && d->close->kind == CLOSE_PEER_FIRST;
-			cookie = d->cookie;
+		if ((d = fdt_find(fds[i])) != NULL && (kind = at_end_kind(d, end)) != CLOSE_NORMAL) {
+			peer_first = d->close->kind == CLOSE_PEER_FIRST;
+			unsafe = d->close->unsafe;
+			copy = *d;
 		}
 		fdt_leave();
-		if (kind == CLOSE_NORMAL || (when != TW_AT_EXIT && !close_on_exec(fds[i])))
+		if (kind == CLOSE_NORMAL || (end != TW_END_EXIT && !close_on_exec(fds[i])))
 			continue;
-		if (when == TW_AT_EXEC_FAILED) {
+		/* fin-then-reset makes do without the cookie, as at close. */
+		if (!policy_close_is_fin_then_reset(kind) && !tw_same_socket(fds[i], copy.cookie))
+			continue;
+		if (end == TW_END_EXEC_FAILED) {
 			/* The program goes on with it: no reset of ours stays on it. */
-			if (!tw_is_fin_then_reset(kind) && tw_same_socket(fds[i], cookie))
+			if (!policy_close_is_fin_then_reset(kind))
 				tw_set_linger(fds[i], 0, 0);
 			continue;
 		}
-		if (tw_is_fin_then_reset(kind)) {
-			if (tw_fin_then_reset(fds[i], kind == CLOSE_FIN_THEN_RESET_ALWAYS, 0, &why))
-				tw_log(TW_LOG_INFO, "fd %d: %s: fin-then-reset", fds[i], at);
+		if (peer_first && !peer_still_open(fds[i]))
 			continue;
-		}
-		if (!tw_same_socket(fds[i], cookie) || (peer_first && !peer_still_open(fds[i])))
-			continue;
-		if (kind == CLOSE_ABORT || tw_socket_idle(fds[i]))
-			reset_now(fds[i], kind, at);
+		tw_act(fds[i], &copy, kind, unsafe, false, end == TW_END_EXIT ? TW_AT_EXIT : TW_AT_EXEC);
 	}
 	tw_free(fds, cap * sizeof *fds);
 }

@@ -14,7 +14,7 @@ int tw_close(int fd);
  * holds: the others live on.  After a failed exec, the resets set then
  * are taken off again.
  */
-enum tw_at_exit { TW_AT_EXIT, TW_AT_EXEC, TW_AT_EXEC_FAILED };
-void tw_close_at_exit(enum tw_at_exit when);
+enum tw_image_end { TW_END_EXIT, TW_END_EXEC, TW_END_EXEC_FAILED };
+void tw_close_at_exit(enum tw_image_end end);
 
 #endif

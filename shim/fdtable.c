@@ -29,6 +29,7 @@ struct tw_fd {
 };
 
 unsigned char tw_fdflag[TW_FLAG_SLOTS];
+uint16_t tw_fdnote[TW_FLAG_SLOTS];
 unsigned tw_fd_high;
 
 static int table_lock;
@@ -50,12 +51,25 @@ static unsigned table_entries;	/* HASH_COUNT(table), readable without the lock *
 unsigned tw_fd_live;
 unsigned tw_fd_internal;
 
+/* The number's receive notes start over, and any note on its way is dropped (fdtable.h). */
+static void
+new_generation(int fd)
+{
+	uint16_t was = __atomic_load_n(&tw_fdnote[fd], __ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n(&tw_fdnote[fd], &was,
+	    (uint16_t)((was | (TW_NOTE_GEN_ONE - 1)) + 1), false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 static void
 set_flag(int fd, unsigned char flag)
 {
 	unsigned char old;
 
 	if ((unsigned)fd < TW_FLAG_SLOTS) {
+		new_generation(fd);
 		old = __atomic_exchange_n(&tw_fdflag[fd], flag, __ATOMIC_RELAXED);
 		if (!old && flag)
 			__atomic_add_fetch(&tw_fd_live, 1, __ATOMIC_RELAXED);
@@ -139,12 +153,30 @@ fdt_leave(void)
 	tw_busy--;
 }
 
+static void release_desc(struct tw_desc *d);
+
+/*
+ * fd's entry.  Below TW_FLAG_SLOTS an entry stands only under a TRACKED
+ * flag byte.  One found under another flag is stale: its socket was
+ * closed where no hook saw it and the library took the number for a
+ * descriptor of its own (fdt_set_internal), which cannot enter the table
+ * to drop it.  It goes here, so that it never comes back under a socket
+ * made on that number later.
+ */
 static struct tw_fd *
 find_entry(int fd)
 {
 	struct tw_fd *e;
 
 	HASH_FIND_INT(table, &fd, e);
+	if (e != NULL && (unsigned)fd < TW_FLAG_SLOTS &&
+	    __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) != TW_FD_TRACKED) {
+		HASH_DEL(table, e);
+		__atomic_sub_fetch(&table_entries, 1, __ATOMIC_RELAXED);
+		release_desc(e->desc);
+		tw_free(e, sizeof *e);
+		return NULL;
+	}
 	return e;
 }
 

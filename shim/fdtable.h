@@ -13,6 +13,7 @@
 #define TWSHIM_FDTABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -36,9 +37,7 @@ enum tw_fdflag {
 	TW_FD_LAZY = 4,		/* a TCP socket of the program, not yet in the table */
 	TW_FD_LAZY_V6 = 8,	/* ... of family AF_INET6 */
 	TW_FD_LAZY_CLOEXEC = 16, /* ... on a close-on-exec descriptor */
-	TW_FD_LAZY_SHARED = 32,	/* ... held by another process too */
-	TW_FD_ANSWERED = 64,	/* with TRACKED: a recv() on this number got data */
-	TW_FD_PEER_FIN = 128	/* with TRACKED: ... got the peer's EOF */
+	TW_FD_LAZY_SHARED = 32	/* ... held by another process too */
 };
 
 enum tw_role {
@@ -96,36 +95,68 @@ fdt_count_hint(void)
 }
 
 /*
- * A recv() on fd returned rc (len asked for): what it shows of the peer,
- * noted lock-free for the close (fin-then-reset), so that the close need
- * not ask the kernel.  Only onto the byte as it was before the call
- * (`before`): a number closed, untracked or given to another socket
- * meanwhile gets no stray bit (short of the same value coming back).  An
- * end of file that the program's own shutdown(SHUT_RD) made is taken for
- * the peer's: that close is then merely a plain one.
+ * The receive notes: what the program's own reads showed of the peer, for
+ * fin-then-reset at close (strategy.c), lock-free.  One word per number
+ * below TW_FLAG_SLOTS, for a tracked socket only:
+ *
+ *	TW_NOTE_PEER_FIN	a read on this number returned the peer's EOF:
+ *				the peer closed first, nothing to do at close
+ *	TW_NOTE_OWN_SHUT_RD	the program shut down its own reading side
+ *				(shutdown SHUT_RD or SHUT_RDWR): an EOF read
+ *				since is its own, not the peer's, and is not noted
+ *
+ * and above them a generation, bumped each time the number gets or loses a
+ * table entry (set_flag() in fdtable.c).  A reader takes the word before
+ * its call (fdt_note_before) and notes only onto that same word: a
+ * number closed and given to another socket meanwhile, however alike its
+ * flag byte, has another generation, and the late note is dropped.
  */
-static inline void
-fdt_note_received(int fd, long rc, size_t len, unsigned char before)
-{
-	unsigned char f = before, bit;
+#define TW_NOTE_PEER_FIN	1u
+#define TW_NOTE_OWN_SHUT_RD	2u
+#define TW_NOTE_GEN_ONE		4u	/* the generation counts in the bits above */
+#define TW_NOTE_TAKEN		0x10000u /* fdt_note_before(): a word was taken */
 
-	if ((unsigned)fd >= TW_FLAG_SLOTS || !(f & TW_FD_TRACKED))
-		return;
-	bit = rc > 0 ? TW_FD_ANSWERED : len > 0 ? TW_FD_PEER_FIN : 0;
-	if ((f & bit) == bit)
-		return;
-	(void)__atomic_compare_exchange_n(&tw_fdflag[fd], &f, (unsigned char)(f | bit), false,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+extern uint16_t tw_fdnote[TW_FLAG_SLOTS];
+
+/* The note word of fd, tracked and below TW_FLAG_SLOTS, as a reader found it: never 0. */
+static inline unsigned
+fdt_note_before(int fd)
+{
+	return TW_NOTE_TAKEN | __atomic_load_n(&tw_fdnote[fd], __ATOMIC_RELAXED);
 }
 
-/* The TW_FD_ANSWERED and TW_FD_PEER_FIN bits of fd, before its entry goes. */
-static inline unsigned
-fdt_received(int fd)
+/*
+ * A read on fd returned rc (len asked for), `before` from
+ * fdt_note_before(): an end of file the program did not make itself is
+ * the peer's.  Data needs no note: the close reads TCP_INFO anyway (the
+ * timestamps), which tells the same.
+ */
+static inline void
+fdt_note_received(int fd, long rc, size_t len, unsigned before)
 {
-	if ((unsigned)fd >= TW_FLAG_SLOTS)
-		return 0;
-	return __atomic_load_n(&tw_fdflag[fd], __ATOMIC_RELAXED) &
-	    (TW_FD_ANSWERED | TW_FD_PEER_FIN);
+	uint16_t was = (uint16_t)before;
+
+	if (rc != 0 || len == 0 || (was & (TW_NOTE_PEER_FIN | TW_NOTE_OWN_SHUT_RD)))
+		return;
+	(void)__atomic_compare_exchange_n(&tw_fdnote[fd], &was,
+	    (uint16_t)(was | TW_NOTE_PEER_FIN), false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/* shutdown(fd, SHUT_RD or SHUT_RDWR) by the program, fd tracked: before the real call. */
+static inline void
+fdt_note_own_shut_rd(int fd)
+{
+	if ((unsigned)fd < TW_FLAG_SLOTS)
+		(void)__atomic_fetch_or(&tw_fdnote[fd], (uint16_t)TW_NOTE_OWN_SHUT_RD,
+		    __ATOMIC_RELAXED);
+}
+
+/* Whether a read on fd returned the peer's EOF; asked before its entry goes. */
+static inline bool
+fdt_peer_closed_first(int fd)
+{
+	return (unsigned)fd < TW_FLAG_SLOTS &&
+	    (__atomic_load_n(&tw_fdnote[fd], __ATOMIC_RELAXED) & TW_NOTE_PEER_FIN) != 0;
 }
 
 /* Lock-free: could fd be tracked or internal?  False means certainly not. */

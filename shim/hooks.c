@@ -108,10 +108,17 @@ accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 TW_EXPORT int
 setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	if (TW_UNLIKELY(fdt_maybe(fd)) && !tw_child_sharing_memory() &&
-	    tw_filter_setsockopt(fd, level, name))
+	int rc;
+
+	if (TW_LIKELY(!fdt_maybe(fd)) || tw_child_sharing_memory())
+		return REAL(setsockopt)(fd, level, name, val, len);
+	if (tw_filter_setsockopt(fd, level, name))
 		return 0;
-	return REAL(setsockopt)(fd, level, name, val, len);
+	rc = REAL(setsockopt)(fd, level, name, val, len);
+	/* Read once the kernel has: a bad pointer is its EFAULT, never our fault. */
+	if (rc == 0 && level == SOL_SOCKET && name == SO_LINGER && len >= sizeof(struct linger))
+		tw_on_linger(fd, ((const struct linger *)val)->l_onoff != 0);
+	return rc;
 }
 
 TW_EXPORT int
@@ -156,14 +163,14 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 /* ---- receiving: what the peer has sent ---- */
 
 /*
- * The flag byte of fd when a receive on it may have something to note
- * (the policy reads the notes, fd is a tracked socket, and the call does
- * not read the error queue, which holds our own packets); 0 otherwise.
- * Asked before the call, so that a file read is a tail call after one
- * load and a compare; the note is then set only onto that same byte, so
- * that a socket put on the number meanwhile gets none.
+ * fd's receive-note word (fdt_note_before) when a receive on it may have
+ * something to note (the policy reads the notes, fd is a tracked socket,
+ * and the call does not read the error queue, which holds our own
+ * packets); 0 otherwise.  Asked before the call, so that a file read is a
+ * tail call after one load and a compare; the note is then set only onto
+ * that same word, so that a socket put on the number meanwhile gets none.
  */
-static inline unsigned char
+static inline unsigned
 noting_on(int fd, int flags)
 {
 	unsigned char f;
@@ -174,7 +181,7 @@ noting_on(int fd, int flags)
 	if (TW_LIKELY(!(f & TW_FD_TRACKED)) || (flags & MSG_ERRQUEUE) ||
 	    !__atomic_load_n(&tw_state.watch_recv, __ATOMIC_RELAXED))
 		return 0;
-	return f;
+	return fdt_note_before(fd);
 }
 
 /*
@@ -186,11 +193,11 @@ noting_on(int fd, int flags)
 #define TW_UNPAREN(...)	__VA_ARGS__
 #define RECV_HOOK(type, name, params, args, flags, room)		\
 static __attribute__((noinline)) type					\
-name##_noted(unsigned char before, TW_UNPAREN params)			\
+name##_noted(unsigned before, TW_UNPAREN params)			\
 {									\
 	type rc = REAL(name) args;					\
 									\
-	if (rc >= 0)							\
+	if (rc == 0)							\
 		fdt_note_received(fd, rc, (room), before);		\
 	return rc;							\
 }									\
@@ -199,7 +206,7 @@ TW_EXPORT type								\
 name params								\
 {									\
 	real_##name##_fn real = __atomic_load_n(&tw_real.name, __ATOMIC_RELAXED); \
-	unsigned char before = noting_on(fd, flags);			\
+	unsigned before = noting_on(fd, flags);				\
 									\
 	if (TW_LIKELY(real != NULL) && TW_LIKELY(before == 0))		\
 		return real args;					\
@@ -293,10 +300,8 @@ before_replace(int oldfd, int newfd)
 		return false;
 	if (tw_own_range(newfd))
 		return tw_own_dup2_begin(newfd);
-	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
-		tw_log_evict(newfd);
-	else if (fdt_is_internal(newfd))
-		tw_reaper_evict(newfd);
+	if (fdt_is_internal(newfd))
+		tw_own_evict(newfd);
 	else
 		fdt_forget(newfd);
 	return false;

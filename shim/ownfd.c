@@ -107,20 +107,63 @@ tw_own_forget(int fd)
 	(void)fdt_clear_internal(fd);
 }
 
+/*
+ * The owners of the library's own descriptors, each with its one test and
+ * its one eviction.  holds: the number is the owner's by its own records
+ * (no system call); the last owner, the reaper, takes whatever the others
+ * do not hold and forgets what it does not hold either.  claims: the
+ * descriptor there is still the owner's (its identity checked).  evict:
+ * the program wants the number; move off it.
+ */
+static bool
+log_holds(int fd)
+{
+	return fd == tw_log_fd();
+}
+
+static bool
+reaper_takes_the_rest(int fd)
+{
+	(void)fd;
+	return true;
+}
+
+static const struct owner {
+	bool (*holds)(int fd);
+	bool (*claims)(int fd);
+	void (*evict)(int fd);
+} owners[] = {
+	{ log_holds, tw_log_claims, tw_log_evict },
+	{ reaper_takes_the_rest, tw_reaper_claims, tw_reaper_evict },
+};
+
 bool
 tw_own_claims(int fd)
 {
 	int saved = errno;
-	bool ours;
+	bool ours = false;
 
 	if (tw_foreign_process_strict() || fdt_frozen())
 		return false;
 	/* The checks read a number that may be closed or another's: errno is kept. */
-	ours = tw_log_claims(fd) || tw_reaper_claims(fd);
+	for (size_t i = 0; i < sizeof owners / sizeof owners[0] && !ours; i++)
+		ours = owners[i].claims(fd);
 	if (!ours)
 		tw_own_forget(fd);
 	errno = saved;
 	return ours;
+}
+
+void
+tw_own_evict(int fd)
+{
+	if (!fdt_is_internal(fd))
+		return;
+	for (size_t i = 0; i < sizeof owners / sizeof owners[0]; i++)
+		if (owners[i].holds(fd)) {
+			owners[i].evict(fd);
+			return;
+		}
 }
 
 bool
@@ -131,10 +174,7 @@ tw_own_dup2_begin(int newfd)
 	if (fdt_maybe(newfd) && !fdt_is_internal(newfd))
 		fdt_forget(newfd);
 	tw_own_lock();
-	if (fdt_is_internal(newfd) && newfd == tw_log_fd())
-		tw_log_evict(newfd);
-	else if (fdt_is_internal(newfd))
-		tw_reaper_evict(newfd);
+	tw_own_evict(newfd);
 	/*
 	 * A number the program holds is never handed to us: no need to keep
 	 * the lock across a dup2() that may close a lingering socket there.

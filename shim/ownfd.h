@@ -58,6 +58,13 @@ void tw_own_dup2_end(void);
  */
 bool tw_own_claims(int fd);
 
+/*
+ * The program is about to take fd (dup2 onto it): the owner of the
+ * descriptor of ours there moves it elsewhere.  Nothing unless fd is
+ * flagged internal.
+ */
+void tw_own_evict(int fd);
+
 /* Take the internal flag off fd, if it still has it. */
 void tw_own_forget(int fd);
 

@@ -744,7 +744,9 @@ address_complete(int family, const struct sockaddr *sa, socklen_t len)
 		return false;
 	if (family == AF_INET)
 		return len >= (socklen_t)sizeof(struct sockaddr_in);
-	return family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6);
+	/* Linux takes an IPv6 address without its sin6_scope_id (RFC 2133's length, 24). */
+	return family == AF_INET6 &&
+	    len >= (socklen_t)offsetof(struct sockaddr_in6, sin6_scope_id);
 }
 
 static int

@@ -127,7 +127,7 @@ see_to_sockets(bool exec)
 		return false;
 	tw_reaper_flush();
 	if (!tw_state.dry_run)
-		tw_close_at_exit(exec ? TW_AT_EXEC : TW_AT_EXIT);
+		tw_close_at_exit(exec ? TW_END_EXEC : TW_END_EXIT);
 	return true;
 }
 
@@ -321,7 +321,7 @@ tw_exec_failed(bool done)
 	if (done) {
 		tw_reaper_resume();
 		if (!tw_state.dry_run)
-			tw_close_at_exit(TW_AT_EXEC_FAILED);
+			tw_close_at_exit(TW_END_EXEC_FAILED);
 		__atomic_store_n(&left, false, __ATOMIC_RELEASE);
 	}
 	errno = saved;

@@ -56,6 +56,8 @@ struct pending {
 	enum policy_close_kind kind;	/* CLOSE_GRACEFUL or CLOSE_PEER_FIRST */
 	enum policy_close_kind fallback;
 	uint32_t fallback_ms;
+	bool unsafe;			/* the policy's "unsafe" (tw_keep_time_wait) */
+	struct tw_desc origin;		/* role and port origin only, for the reuse quarantine */
 	bool reset_set;			/* SO_LINGER {1,0} is on it already (see take) */
 	int64_t deadline_ms;		/* CLOCK_MONOTONIC */
 	struct pending *next_free;
@@ -223,11 +225,18 @@ still_ours(const struct pending *p)
 	return tw_same_socket(p->fd, p->cookie);
 }
 
+/* The epoll instance or an end of the wake-up pair: the one test of it. */
+static bool
+reaper_own(int fd)
+{
+	return fd == own.ep || fd == own.rx || fd == own.tx;
+}
+
 /* One of the reaper's own descriptors, or the log's. */
 static bool
 own_descriptor(int fd)
 {
-	return fd == own.ep || fd == own.rx || fd == own.tx || fd == tw_log_fd();
+	return reaper_own(fd) || fd == tw_log_fd();
 }
 
 /* p's descriptor number no longer leads to p. */
@@ -262,8 +271,8 @@ let_go(struct pending *p, const enum policy_close_kind *how)
 		(void)REAL(epoll_ctl)(own.ep, EPOLL_CTL_DEL, p->fd, NULL);
 		if (*how == CLOSE_NORMAL && p->reset_set)
 			tw_set_linger(p->fd, 0, 0);
-		else
-			tw_prepare_close(p->fd, *how);
+		else if (*how != CLOSE_NORMAL)
+			tw_act(p->fd, &p->origin, *how, p->unsafe, false, TW_AT_FALLBACK);
 		close_own(p->fd);
 	} else {
 		tw_log(TW_LOG_DEBUG, "reaper: fd %d was closed behind its back; left alone", p->fd);
@@ -727,9 +736,24 @@ tw_reaper_init(bool waiting)
 	tw_own_unlock();
 }
 
-int
-tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
+/*
+ * Whether the abort fallback may be put on the socket in advance: only
+ * where it would be allowed at the end (the timestamps option is settled
+ * in the handshake).  Counted and said when the fallback comes.
+ */
+static bool
+may_reset(int fd, const struct tw_desc *origin, bool unsafe)
 {
+	struct tw_tcp_info t;
+
+	return tw_read_tcp_info(fd, &t) &&
+	    tw_keep_time_wait(fd, origin, NULL, &t.ti, unsafe) == TW_TIME_WAIT_MAY_GO;
+}
+
+int
+tw_reaper_take(int fd, const struct policy_close *c, const struct tw_desc *d)
+{
+	bool shut_wr_done = (d->flags & TW_D_SHUT_WR) != 0;
 	struct epoll_event ev;
 	struct pending *p, *stale;
 	struct linger l;
@@ -763,7 +787,7 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 		let_go(stale, NULL);	/* its number was closed behind our back */
 		fdt_set_internal(dupfd, true);
 	}
-	if (dupfd == own.ep || dupfd == own.rx || dupfd == own.tx)
+	if (reaper_own(dupfd))
 		need_repair = true;	/* likewise: the thread repairs */
 
 	if ((p = free_slots) != NULL)
@@ -782,7 +806,12 @@ tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done)
 	 * SIGKILL): the kernel's own close then resets.  A peer that closes
 	 * first takes it off again (let_go).
 	 */
-	p->reset_set = p->fallback == CLOSE_ABORT;
+	p->unsafe = c->unsafe;
+	memset(&p->origin, 0, sizeof p->origin);
+	p->origin.role = d->role;
+	p->origin.pool_port = d->pool_port;
+	p->origin.port_span = d->port_span;
+	p->reset_set = p->fallback == CLOSE_ABORT && may_reset(dupfd, &p->origin, c->unsafe);
 	if (p->reset_set)
 		tw_set_linger(dupfd, 1, 0);
 	heap_set(pending_count++, p);
@@ -884,7 +913,7 @@ tw_reaper_evict(int fd)
 	int moved, saved = errno;
 
 	lock();
-	if (fd == own.ep || fd == own.rx || fd == own.tx) {
+	if (reaper_own(fd)) {
 		if (!descriptors_ok()) {
 			need_repair = true;
 			if (holding(fd) == NULL)
@@ -944,7 +973,7 @@ tw_reaper_claims(int fd)
 	if (table_private)
 		return false;
 	lock();
-	if (fd == own.rx || fd == own.tx || fd == own.ep) {
+	if (reaper_own(fd)) {
 		ours = fd == own.tx ? tw_same_socket(fd, own.tx_cookie) :
 		    tw_same_socket(own.rx, own.rx_cookie) &&
 		    (fd == own.rx || watch_wake(EPOLL_CTL_MOD));

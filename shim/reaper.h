@@ -22,11 +22,12 @@
 void tw_reaper_init(bool waiting);
 
 /*
- * Take over the socket on fd and close fd.  `shut_wr_done` says the
- * program already sent its FIN.  Returns 0 when the reaper owns the socket
- * now, -1 (fd untouched) when it cannot: the caller then closes at once.
+ * Take over the socket on fd (the socket d) and close fd.  Returns 0 when
+ * the reaper owns the socket now, -1 (fd untouched) when it cannot: the
+ * caller then closes at once.
  */
-int tw_reaper_take(int fd, const struct policy_close *c, bool shut_wr_done);
+struct tw_desc;
+int tw_reaper_take(int fd, const struct policy_close *c, const struct tw_desc *d);
 
 /*
  * As the image ends (exit, exec): apply each pending socket's fallback

@@ -15,9 +15,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "policy.h"
+
 #pragma GCC visibility push(hidden)
 
-#define TW_REUSE_QUARANTINE_MS	10
+#define TW_REUSE_QUARANTINE_MS	POLICY_REUSE_QUARANTINE_MS
 
 /*
  * A client that has not yet shown its pace may reconnect this often: ten

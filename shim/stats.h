@@ -38,6 +38,14 @@ void tw_stats_attach(void);
 	    1, __ATOMIC_RELAXED);					\
 } while (0)
 
+/* tw_count() of a counter chosen at run time (never sockets_tracked). */
+static inline void
+tw_count_stat(enum tw_stat what)
+{
+	__atomic_add_fetch(&__atomic_load_n(&tw_stats_live, __ATOMIC_ACQUIRE)[what], 1,
+	    __ATOMIC_RELAXED);
+}
+
 /*
  * From the constructor, once the policy is in force: reads TWSHIM_STATS
  * and TWSHIM_STATS_SIGNAL.  Whether counters are kept at all.

@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -116,8 +117,8 @@ print_opt(int fd, const char *what)
 static int
 set_opt(int fd, const char *what, int v)
 {
-	if (strcmp(what, "linger") == 0) {
-		struct linger l = { 1, v };
+	if (strcmp(what, "linger") == 0 || strcmp(what, "linger_off") == 0) {
+		struct linger l = { what[6] == '\0', v };	/* linger_off: {0, v} */
 		return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 	}
 	if (strcmp(what, "nodelay") == 0)
@@ -226,6 +227,12 @@ run_op(char **a)
 		print_result("connect", connect(lookup(a[1]), (struct sockaddr *)&ss, len));
 		return 4;
 	}
+	if (strcmp(a[0], "connect24") == 0) {		/* ... IPv6 without sin6_scope_id */
+		(void)make_addr(a[2], a[3], &ss);
+		print_result("connect24", connect(lookup(a[1]), (struct sockaddr *)&ss,
+		    (socklen_t)offsetof(struct sockaddr_in6, sin6_scope_id)));
+		return 4;
+	}
 	if (strcmp(a[0], "bind") == 0) {		/* bind NAME HOST PORT */
 		len = make_addr(a[2], a[3], &ss);
 		print_result("bind", bind(lookup(a[1]), (struct sockaddr *)&ss, len));
@@ -266,6 +273,12 @@ run_op(char **a)
 		rc = close(lookup(a[1]));
 		print_result("close", rc);
 		printf("close_ms: %ld\n", now_ms() - t0);
+		return 2;
+	}
+	if (strcmp(a[0], "syssock") == 0) {		/* syssock NAME: socket() unseen */
+		fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+		bind_name(a[1], fd);
+		print_result("syssock", fd);
 		return 2;
 	}
 	if (strcmp(a[0], "sysclose") == 0) {
@@ -369,6 +382,10 @@ run_op(char **a)
 	}
 	if (strcmp(a[0], "shutdown") == 0) {
 		print_result("shutdown", shutdown(lookup(a[1]), SHUT_WR));
+		return 2;
+	}
+	if (strcmp(a[0], "shutdown_rd") == 0 || strcmp(a[0], "shutdown_rdwr") == 0) {
+		print_result(a[0], shutdown(lookup(a[1]), a[0][11] ? SHUT_RDWR : SHUT_RD));
 		return 2;
 	}
 	if (strcmp(a[0], "opt") == 0) {		/* opt NAME WHICH */

@@ -1,9 +1,10 @@
 # fin-then-reset, the built-in default, decides from what recv() returned
-# when the program received its answer that way: data means answered (one
-# system call at close, TCP_LINGER2 = -1, no TCP_INFO read), EOF means the
-# peer closed first (none).  A program that received nothing, or read with
-# read(), still has the kernel asked (TCP_INFO).  Counted three ways: the
-# library's counters, strace, and the TIME_WAIT the client leaves.
+# when the program received the peer's EOF that way: the peer closed
+# first, nothing to do and no system call at close.  Data received does not
+# spare the TCP_INFO read (whether the connection has TCP timestamps is
+# only there), so an answered close costs two: TCP_INFO and TCP_LINGER2 =
+# -1.  Counted three ways: the library's counters, strace, and the
+# TIME_WAIT the client leaves.
 . tests/integration/lib.sh
 
 sysctl -qw net.ipv4.tcp_tw_reuse=0
@@ -83,5 +84,5 @@ a_get=$(added answer 7101 getsockopt); a_set=$(added answer 7101 setsockopt)
 e_get=$(added eof 7102 getsockopt); e_set=$(added eof 7102 setsockopt)
 echo "added per connection: answered getsockopt $a_get setsockopt $a_set;" \
     "peer closed first getsockopt $e_get setsockopt $e_set"
-assert_eq "$a_get $a_set" "0 1" "answered through recv(): TCP_LINGER2 only"
+assert_eq "$a_get $a_set" "1 1" "answered through recv(): TCP_INFO and TCP_LINGER2"
 assert_eq "$e_get $e_set" "0 0" "the peer's EOF read through recv(): nothing"

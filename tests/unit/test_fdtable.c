@@ -215,3 +215,60 @@ Test(mem, blocks_are_zeroed_and_reused)
 	b[99999] = 1;
 	tw_free(b, 100000);
 }
+
+Test(fdtable, stale_entry_under_an_own_descriptor_goes)
+{
+	struct tw_desc *d;
+
+	/* A socket's entry; the socket is closed unseen and the library takes the number. */
+	enter();
+	d = fdt_add(40, AF_INET, false);
+	d->role = TW_ROLE_CLIENT;
+	d->cookie = 1234;
+	fdt_leave();
+	fdt_set_internal(40, true);
+	cr_assert(fdt_is_internal(40));
+	/* The library lets it go; the program makes a socket there. */
+	cr_assert(fdt_clear_internal(40));
+	fdt_note_socket(40, AF_INET6, false);
+	enter();
+	d = fdt_find(40);
+	cr_assert_not_null(d);
+	cr_assert_eq(d->role, TW_ROLE_NEW, "the new socket is not the old client");
+	cr_assert_eq(d->cookie, 0);
+	cr_assert_eq(d->family, AF_INET6);
+	cr_assert_eq(fdt_entries(), 1, "the stale entry is gone");
+	fdt_leave();
+}
+
+Test(fdtable, a_late_receive_note_misses_a_new_socket)
+{
+	unsigned before;
+
+	enter();
+	(void)fdt_add(41, AF_INET, false);
+	fdt_leave();
+	/* A reader takes the note word, then blocks. */
+	before = fdt_note_before(41);
+	/* Meanwhile the number is closed and given to a new socket, tracked too. */
+	enter();
+	(void)fdt_remove(41, NULL);
+	(void)fdt_add(41, AF_INET, false);
+	fdt_leave();
+	/* The reader's EOF, from the old socket. */
+	fdt_note_received(41, 0, 100, before);
+	cr_assert_not(fdt_peer_closed_first(41), "the late EOF is not the new socket's");
+	/* A read on the new socket that gets EOF is noted. */
+	fdt_note_received(41, 0, 100, fdt_note_before(41));
+	cr_assert(fdt_peer_closed_first(41));
+}
+
+Test(fdtable, own_shut_rd_eof_is_not_the_peers)
+{
+	enter();
+	(void)fdt_add(42, AF_INET, false);
+	fdt_leave();
+	fdt_note_own_shut_rd(42);
+	fdt_note_received(42, 0, 100, fdt_note_before(42));
+	cr_assert_not(fdt_peer_closed_first(42));
+}

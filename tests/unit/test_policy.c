@@ -153,6 +153,11 @@ Test(policy_parse, close_strategies)
 		{ "peer-first 1s then fin-then-reset always", CLOSE_PEER_FIRST, 1000,
 		    CLOSE_FIN_THEN_RESET_ALWAYS, "peer-first 1s then fin-then-reset always" },
 		{ "force fin-then-reset", CLOSE_FIN_THEN_RESET, 0, CLOSE_NORMAL, "fin-then-reset" },
+		{ "abort unsafe", CLOSE_ABORT, 0, CLOSE_NORMAL, "abort unsafe" },
+		{ "fin-then-reset always unsafe", CLOSE_FIN_THEN_RESET_ALWAYS, 0, CLOSE_NORMAL,
+		    "fin-then-reset always unsafe" },
+		{ "peer-first 1s then abort-if-idle unsafe", CLOSE_PEER_FIRST, 1000,
+		    CLOSE_ABORT_IF_IDLE, "peer-first 1s then abort-if-idle unsafe" },
 	};
 	char text[128], buf[128];
 
@@ -166,6 +171,8 @@ Test(policy_parse, close_strategies)
 		cr_expect_eq(o.close->kind, cases[i].kind, "%s", cases[i].text);
 		cr_expect_eq(o.close->wait_ms, cases[i].wait, "%s", cases[i].text);
 		cr_expect_eq(o.close->fallback, cases[i].fallback, "%s", cases[i].text);
+		cr_expect_eq(o.close->unsafe, strstr(cases[i].text, "unsafe") != NULL, "%s",
+		    cases[i].text);
 		policy_close_format(o.close, buf, sizeof buf);
 		cr_expect_str_eq(buf, cases[i].printed);
 		policy_free(p);
@@ -176,6 +183,10 @@ Test(policy_errors, each_kind_with_position)
 {
 	expect_error("[client *]\nfoo = 1\n", 2, 1, "unknown key 'foo' (expected reuseaddr,");
 	expect_error("[client *]\nclose = sometimes\n", 2, 9, "unknown close strategy 'sometimes'");
+	expect_error("[client *]\nclose = linger 5s unsafe\n", 2, 19,
+	    "'unsafe' is for a strategy that leaves no TIME_WAIT");
+	expect_error("[client *]\nclose = peer-first 1s then graceful unsafe\n", 2, 37,
+	    "'unsafe' is for a strategy that leaves no TIME_WAIT");
 	expect_error("[client *]\nnodelay = maybe\n", 2, 11, "expected yes or no");
 	expect_error("[client *]\nbacklog = 5\n", 2, 1,
 	    "'backlog' does not apply to client sections (only to listener)");
@@ -513,6 +524,9 @@ Test(policy_explain, golden)
 	    "# warning: abort-if-idle resets an idle connection: the peer has every byte in "
 	    "its kernel, but its read ends in ECONNRESET instead of EOF; fin-then-reset "
 	    "leaves no TIME_WAIT either\n"
+	    "# note: leaves no TIME_WAIT only on a connection with TCP timestamps (PAWS then "
+	    "guards the next one on the same four-tuple); without, a normal close (add "
+	    "'unsafe' to act anyway)\n"
 	    "no rule applies to accepted [::1]:80; twshim leaves such sockets alone\n");
 	free(out);
 	policy_free(p);
