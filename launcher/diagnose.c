@@ -280,6 +280,19 @@ by_remote(const void *a, const void *b)
 	    &((const struct tcp_sock *)b)->remote);
 }
 
+/* One more zeroed element at the end of *array (n of them, each size bytes), or NULL. */
+static void *
+append_zeroed(void **array, size_t *n, size_t size)
+{
+	char *grown = realloc(*array, (*n + 1) * size);
+
+	if (grown == NULL)
+		return NULL;
+	*array = grown;
+	memset(grown + *n * size, 0, size);
+	return grown + (*n)++ * size;
+}
+
 /*
  * The group of a destination.  The table is sorted by remote address, so
  * the TIME_WAIT pass makes the groups in that order: a new one is needed
@@ -305,13 +318,8 @@ client_group_for(struct diagnosis *d, const struct tcp_addr *dst, bool create)
 	}
 	if (!create || lo != d->nclients)
 		return NULL;
-	g = realloc(d->clients, (d->nclients + 1) * sizeof *g);
-	if (g == NULL)
-		return NULL;
-	d->clients = g;
-	g = &d->clients[d->nclients++];
-	memset(g, 0, sizeof *g);
-	g->destination = *dst;
+	if ((g = append_zeroed((void **)&d->clients, &d->nclients, sizeof *g)) != NULL)
+		g->destination = *dst;
 	return g;
 }
 
@@ -323,14 +331,10 @@ source_for(struct client_group *g, const struct tcp_addr *src)
 	for (size_t i = 0; i < g->nsources; i++)
 		if (same_ip(&g->sources[i].source, src))
 			return &g->sources[i];
-	u = realloc(g->sources, (g->nsources + 1) * sizeof *u);
-	if (u == NULL)
-		return NULL;
-	g->sources = u;
-	u = &g->sources[g->nsources++];
-	memset(u, 0, sizeof *u);
-	u->source = *src;
-	u->source.port = 0;
+	if ((u = append_zeroed((void **)&g->sources, &g->nsources, sizeof *u)) != NULL) {
+		u->source = *src;
+		u->source.port = 0;
+	}
 	return u;
 }
 
@@ -342,13 +346,8 @@ server_group_for(struct diagnosis *d, const struct tcp_addr *local)
 	for (size_t i = 0; i < d->nservers; i++)
 		if (same_addr(&d->servers[i].local, local))
 			return &d->servers[i];
-	g = realloc(d->servers, (d->nservers + 1) * sizeof *g);
-	if (g == NULL)
-		return NULL;
-	d->servers = g;
-	g = &d->servers[d->nservers++];
-	memset(g, 0, sizeof *g);
-	g->local = *local;
+	if ((g = append_zeroed((void **)&d->servers, &d->nservers, sizeof *g)) != NULL)
+		g->local = *local;
 	return g;
 }
 

@@ -157,3 +157,22 @@ cell() {
 	    "corrupted=$(kv corrupted "$T/cli.out")+$(kv corrupted "$T/srv.out")" \
 	    "hung=$(kv hung "$T/cli.out")+$(kv hung "$T/srv.out") (client+server)"
 }
+
+# faults_matrix NAME SEED N CELL_ARGS...: the late-duplicates grid of one
+# pattern: timestamps on and off, duplicates 0-5 and 0-50 ms late, each
+# under the built-in default (10 ports of the system range: may run out,
+# as bare) and the pool (which must carry a quarter of the attempts when
+# timestamps let it).  MTU 9000, 5% duplicates.
+faults_matrix() {
+	_m_name=$1 _m_seed=$2 _m_n=$3
+	shift 3
+	for _m_ts in 1 0; do
+		_m_min=0
+		[ "$_m_ts" = 1 ] && _m_min=25
+		for _m_late in 0-5 0-50; do
+			faults_link "$_m_ts" --mtu 9000 --seed "$_m_seed" --dup 5 --dup-delay "$_m_late"
+			cell "$_m_name-ts$_m_ts-late$_m_late" default 0 "$_m_n" "$@"
+			cell "$_m_name-ts$_m_ts-late$_m_late-pool" pool "$_m_min" "$_m_n" "$@"
+		done
+	done
+}

@@ -11,15 +11,7 @@
 . tests/integration/lib.sh
 . tests/integration/faults.sh
 
-for ts in 1 0; do
-	min=0
-	[ "$ts" = 1 ] && min=25
-	for late in 0-5 0-50; do
-		faults_link "$ts" --mtu 9000 --seed 2 --dup 5 --dup-delay "$late"
-		cell "rr-ts$ts-late$late" default 0 1500 -m rr -q 65536 -r 131072 -t 3000
-		cell "rr-ts$ts-late$late-pool" pool "$min" 1500 -m rr -q 65536 -r 131072 -t 3000
-	done
-done
+faults_matrix rr 2 1500 -m rr -q 65536 -r 131072 -t 3000
 faults_link 1 --mtu 9000 --seed 2 --dup 5 --dup-delay 0-5
 sysctl -qw net.ipv4.ip_local_port_range="41000 41499"
 cell "rr-ts1-late0-5-500ports" default 100 1500 -m rr -q 65536 -r 131072 -t 3000

@@ -8,13 +8,5 @@
 . tests/integration/lib.sh
 . tests/integration/faults.sh
 
-for ts in 1 0; do
-	min=0
-	[ "$ts" = 1 ] && min=25
-	for late in 0-5 0-50; do
-		faults_link "$ts" --mtu 9000 --seed 4 --dup 5 --dup-delay "$late"
-		cell "slow-ts$ts-late$late" default 0 200 -m slow -z 30 -q 4096 -r 262144 -t 3000 -- -P 4
-		cell "slow-ts$ts-late$late-pool" pool "$min" 200 -m slow -z 30 -q 4096 -r 262144 -t 3000 -- -P 4
-	done
-done
+faults_matrix slow 4 200 -m slow -z 30 -q 4096 -r 262144 -t 3000 -- -P 4
 faults_verdict

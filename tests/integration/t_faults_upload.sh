@@ -8,13 +8,5 @@
 . tests/integration/lib.sh
 . tests/integration/faults.sh
 
-for ts in 1 0; do
-	min=0
-	[ "$ts" = 1 ] && min=25
-	for late in 0-5 0-50; do
-		faults_link "$ts" --mtu 9000 --seed 3 --dup 5 --dup-delay "$late"
-		cell "upload-ts$ts-late$late" default 0 1000 -m upload -g 64 -q 262144 -t 3000
-		cell "upload-ts$ts-late$late-pool" pool "$min" 1000 -m upload -g 64 -q 262144 -t 3000
-	done
-done
+faults_matrix upload 3 1000 -m upload -g 64 -q 262144 -t 3000
 faults_verdict
