@@ -426,14 +426,15 @@ describe_sysctls(struct diagnosis *d)
 	    "seconds an orphaned connection waits in FIN_WAIT_2; TIME_WAIT lasts %d s "
 	    "whatever it says", TIME_WAIT_SECONDS);
 	range = d->port_hi >= d->port_lo ? d->port_hi - d->port_lo + 1 : 0;
-	if (range < TW_REUSE_MIN_PORTS)
-		snprintf(reuse_note, sizeof reuse_note, "fewer than %u, so twshim keeps a "
-		    "client's TIME_WAIT when the kernel picks its port (it could come back within "
-		    "%d ms)", TW_REUSE_MIN_PORTS, TW_REUSE_QUARANTINE_MS);
+	/* As the library counts the range: less the reserved ports. */
+	if (tw_reuse_max_rate(range - d->reserved_in_range) == 0)
+		snprintf(reuse_note, sizeof reuse_note, "fewer than %u unreserved, so twshim "
+		    "keeps a client's TIME_WAIT when the kernel picks its port (it could come "
+		    "back within %d ms)", TW_REUSE_MIN_PORTS, TW_REUSE_QUARANTINE_MS);
 	else
 		snprintf(reuse_note, sizeof reuse_note, "twshim leaves no TIME_WAIT while a "
 		    "process makes fewer than about %u new connections a second",
-		    range / 2 * 1000 / TW_REUSE_QUARANTINE_MS);
+		    tw_reuse_max_rate(range - d->reserved_in_range));
 	sysctl_row(d, 2, "net.ipv4.ip_local_port_range",
 	    "%u ports for connect() to pick from, %u of them reserved, %u bound by "
 	    "listeners: %u usable per source address and destination; %s",

@@ -3,6 +3,7 @@
  * and what twshim offers per program instead (or that it offers nothing).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "launcher.h"
@@ -110,17 +111,39 @@ current(const char *name, char *buf, size_t size)
 	}
 }
 
-/* The ports of ip_local_port_range, or 0 when it cannot be read. */
+/*
+ * The ports of ip_local_port_range less ip_local_reserved_ports, as the
+ * library counts them (ports.c), or 0 when the range cannot be read.
+ */
 static unsigned
 system_port_count(void)
 {
-	char buf[64];
-	unsigned lo, hi;
+	char buf[4096];
+	unsigned lo, hi, n;
+	const char *p;
 
 	read_one("net.ipv4.ip_local_port_range", buf, sizeof buf);
 	if (sscanf(buf, "%u %u", &lo, &hi) != 2 || hi < lo)
 		return 0;
-	return hi - lo + 1;
+	n = hi - lo + 1;
+	read_one("net.ipv4.ip_local_reserved_ports", buf, sizeof buf);
+	for (p = buf; *p != '\0';) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (end == p)
+			break;
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		if (a < lo)
+			a = lo;
+		if (b > hi)
+			b = hi;
+		if (a <= b && n > b - a)
+			n -= (unsigned)(b - a + 1);
+		p = end + strspn(end, ", ");
+	}
+	return n;
 }
 
 /*
@@ -131,9 +154,11 @@ system_port_count(void)
 static void
 describe_range(FILE *out, unsigned ports)
 {
+	unsigned rate = tw_reuse_max_rate(ports);
+
 	if (ports == 0)
 		return;
-	if (ports < TW_REUSE_MIN_PORTS)
+	if (rate == 0)
 		fprintf(out, "%u ports: fewer than %u, so a client's close keeps its TIME_WAIT "
 		    "whenever the kernel picked its port (it could come back within %d ms); "
 		    "local_ports outside the range gives relief\n", ports, TW_REUSE_MIN_PORTS,
@@ -141,8 +166,8 @@ describe_range(FILE *out, unsigned ports)
 	else
 		fprintf(out, "%u ports: a client's closes leave no TIME_WAIT while the process "
 		    "makes fewer than about %u new connections a second; faster, they keep it "
-		    "(a four-tuple must not come back within %d ms)\n", ports,
-		    ports / 2 * 1000 / TW_REUSE_QUARANTINE_MS, TW_REUSE_QUARANTINE_MS);
+		    "(a four-tuple must not come back within %d ms)\n", ports, rate,
+		    TW_REUSE_QUARANTINE_MS);
 }
 
 void

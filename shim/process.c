@@ -27,6 +27,7 @@
 #include "process.h"
 #include "real.h"
 #include "reaper.h"
+#include "reuse.h"
 #include "shim.h"
 #include "stats.h"
 
@@ -80,6 +81,7 @@ postfork_child(void)
 	}
 	__atomic_store_n(&tw_state.pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	tw_stats_forked_child();
+	tw_reuse_postfork_child();
 	/* Its sockets too, whatever another thread of the parent was doing. */
 	__atomic_store_n(&left, false, __ATOMIC_RELAXED);
 	tw_mem_postfork_child();

@@ -153,9 +153,13 @@ map_shared_table(void)
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return NULL;
+	/*
+	 * fallocate, not ftruncate: every page must have its memory before it
+	 * is mapped, or a first write to it on a full /dev/shm raises SIGBUS.
+	 * It fills the holes of a file another process only truncated, too.
+	 */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-	    !(st.st_mode & (S_IWGRP | S_IWOTH)) &&
-	    ((size_t)st.st_size >= size || ftruncate(fd, (off_t)size) == 0))
+	    !(st.st_mode & (S_IWGRP | S_IWOTH)) && fallocate(fd, 0, 0, (off_t)size) == 0)
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	REAL(close)(fd);
 	return p == MAP_FAILED ? NULL : p;
@@ -188,6 +192,16 @@ freed_table(void)
 	freed_ms = t;
 	__atomic_store_n(&freed_state, 2, __ATOMIC_RELEASE);
 	return t;
+}
+
+void
+tw_reuse_postfork_child(void)
+{
+	/* A fork that came while another thread was mapping the table: try again. */
+	int mapping = 1;
+
+	(void)__atomic_compare_exchange_n(&freed_state, &mapping, 0, false, __ATOMIC_RELAXED,
+	    __ATOMIC_RELAXED);
 }
 
 bool

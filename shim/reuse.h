@@ -50,6 +50,22 @@ void tw_reuse_note_close(const struct tw_desc *d);
 /* Whether `port` of the shim's pool was freed less than the quarantine ago. */
 bool tw_reuse_port_quarantined(unsigned port);
 
+/* fork(): a child of a process caught mapping the table maps it anew. */
+void tw_reuse_postfork_child(void);
+
+/*
+ * About how many new connections a second a process may make through a
+ * range of `ports` the kernel picks from before its closes keep TIME_WAIT
+ * (0: a range too small to trust at all).
+ */
+static inline unsigned
+tw_reuse_max_rate(unsigned ports)
+{
+	if (ports < TW_REUSE_MIN_PORTS)
+		return 0;
+	return ports / 2 * 1000 / TW_REUSE_QUARANTINE_MS;
+}
+
 #pragma GCC visibility pop
 
 #endif
