@@ -875,8 +875,9 @@ tw_reaper_resume(void)
  * connection.  While the reaper's thread runs, the table is shared for
  * certain, so nothing here closes one of its own descriptors.
  *
- * From then on this thread sees none of the reaper's descriptors: it
- * hands the reaper no close (a duplicate made in its table would be out
+ * From then on this thread sees none of the reaper's descriptors (when
+ * the reaper is not running, none it would start either): it hands the
+ * reaper no close (a duplicate made in its table would be out
  * of the reaper's sight), and what it finds on the reaper's numbers is
  * not taken for a sign that the reaper lost them.
  */
@@ -889,7 +890,14 @@ tw_reaper_unshare(void)
 	if (tw_busy || unshare == NULL)
 		return;
 	lock();
-	if (thread_running && unshare(~0U, ~0U, CLOSE_RANGE_UNSHARE) == 0) {
+	if (!thread_running) {
+		/*
+		 * The program's close_range() unshares next.  A reaper this
+		 * thread started afterwards would share its private table and
+		 * lose sight of every other thread's duplicates: it starts none.
+		 */
+		table_private = true;
+	} else if (unshare(~0U, ~0U, CLOSE_RANGE_UNSHARE) == 0) {
 		table_private = true;
 		for (unsigned i = 0; i < pending_count; i++)
 			if (still_ours(heap[i]))
