@@ -257,6 +257,8 @@ DEBS += nginx redis-server redis-tools
 DEBS += systemd
 # CPython's own socket tests, and more real servers (t_real_servers).
 DEBS += libpython3.11-testsuite memcached postgresql
+# t_stats_attach_unlocked looks inside the library with gdb.
+DEBS += gdb
 
 deps:
 	@sh tests/deps.sh $(DEBS)

@@ -520,11 +520,14 @@ tw_on_accept(int lfd, int fd, int flags)
 		d->role = TW_ROLE_ACCEPTED;
 		d->user_set = (uint16_t)inherited;
 		d->flags |= inherited_flags;
-		tw_count(sockets_tracked);
-		tw_count(role_accepted);
 	}
 	user_set = d != NULL ? d->user_set : 0;
 	fdt_leave();
+	/* Counted outside the section: the first may open the stats file. */
+	if (d != NULL) {
+		tw_count(sockets_tracked);
+		tw_count(role_accepted);
+	}
 	if (d == NULL || !acting(POLICY_ROLE_BIT(POLICY_ACCEPTED)) ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
 	    policy_match(tw_state.policy, POLICY_ACCEPTED, (struct sockaddr *)&ss, len, &o) == 0)

@@ -28,11 +28,14 @@ void tw_stats_attach(void);
 
 /*
  * An atomic add, no system call.  The first tracked TCP socket maps the
- * program's file: a process that never has one leaves no file.
+ * program's file: a process that never has one leaves no file.  Never
+ * inside the table's section (tw_busy): the file's opening must not hold
+ * its lock; the counts wait in the process's own until a later one.
  */
 #define tw_count(name) do {						\
 	if (TW_STAT_##name == TW_STAT_sockets_tracked &&		\
-	    __builtin_expect(__atomic_load_n(&tw_stats_pending, __ATOMIC_RELAXED), 0)) \
+	    __builtin_expect(__atomic_load_n(&tw_stats_pending, __ATOMIC_RELAXED), 0) && \
+	    tw_busy == 0)						\
 		tw_stats_attach();					\
 	__atomic_add_fetch(&__atomic_load_n(&tw_stats_live, __ATOMIC_ACQUIRE)[TW_STAT_##name], \
 	    1, __ATOMIC_RELAXED);					\
