@@ -100,6 +100,50 @@ check_policy(const char *path)
 	return 0;
 }
 
+/*
+ * What the unit already sets for LD_PRELOAD, as systemd would give it:
+ * from Environment= (into env, to be kept after our library), or from an
+ * EnvironmentFile=, which systemd applies after every Environment= line
+ * and so would override the drop-in's (said on stderr: the file must
+ * name the library itself).  Read with "systemctl show"; where systemd
+ * is not there to ask, nothing is known and nothing is said.
+ */
+static void
+unit_preload(const char *unit, char *env, size_t size)
+{
+	char cmd[512], line[4096], *p;
+	FILE *f;
+
+	*env = '\0';
+	/* The unit's name is of systemd's own letters (unit_name_ok): safe in a command. */
+	snprintf(cmd, sizeof cmd, "systemctl show -p Environment -p EnvironmentFiles -- %s "
+	    "2>/dev/null", unit);
+	if ((f = popen(cmd, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "Environment=", 12) == 0) {
+			for (p = strtok(line + 12, " "); p != NULL; p = strtok(NULL, " "))
+				if (strncmp(p, "LD_PRELOAD=", 11) == 0 && p[11] != '\0')
+					snprintf(env, size, "%s", p + 11);
+		} else if (strncmp(line, "EnvironmentFiles=", 17) == 0) {
+			char file_line[1024];
+			FILE *ef;
+
+			line[17 + strcspn(line + 17, " ")] = '\0';
+			if ((ef = fopen(line + 17, "re")) == NULL)
+				continue;
+			while (fgets(file_line, sizeof file_line, ef) != NULL)
+				if (strncmp(file_line + strspn(file_line, " \t"), "LD_PRELOAD=", 11) == 0)
+					fprintf(stderr, "twshim: %s's EnvironmentFile %s sets LD_PRELOAD, "
+					    "which overrides the drop-in's: add the library there\n",
+					    unit, line + 17);
+			fclose(ef);
+		}
+	}
+	pclose(f);
+}
+
 static int
 usage_error(void)
 {
@@ -113,7 +157,7 @@ systemd_main(int argc, char **argv)
 	const char *unit_arg = NULL, *policy_arg = NULL;
 	char unit[256], name[256], lib[PATH_MAX], self[PATH_MAX], policy[PATH_MAX];
 	char q_lib[PATH_MAX * 2], q_self[PATH_MAX * 2], q_policy[PATH_MAX * 2];
-	char dir[PATH_MAX], file[PATH_MAX + 16];
+	char dir[PATH_MAX], file[PATH_MAX + 16], their_preload[PATH_MAX], q_theirs[PATH_MAX * 2];
 	bool write_it = false;
 	char *text = NULL;
 	size_t text_len = 0;
@@ -162,6 +206,9 @@ systemd_main(int argc, char **argv)
 		    policy_arg ? ", " : "", policy_arg ? policy : "");
 		return EXIT_USAGE;
 	}
+	unit_preload(unit, their_preload, sizeof their_preload);
+	if (*their_preload != '\0' && !unit_path(their_preload, q_theirs, sizeof q_theirs))
+		*their_preload = '\0';
 	snprintf(dir, sizeof dir, "%s/%s.d", UNIT_DIR, unit);
 	snprintf(file, sizeof file, "%s/twshim.conf", dir);
 
@@ -170,7 +217,13 @@ systemd_main(int argc, char **argv)
 	fprintf(out, "# %s, written by twshim --systemd %s\n", file, unit);
 	fprintf(out, "# Runs %s under twshim without changing its ExecStart.\n", unit);
 	fprintf(out, "[Service]\n");
-	fprintf(out, "Environment=LD_PRELOAD=%s\n", q_lib);
+	if (*their_preload != '\0') {
+		/* A later Environment= replaces the unit's own: keep its library too. */
+		fprintf(out, "# The unit's own LD_PRELOAD, kept after the library of twshim.\n");
+		fprintf(out, "Environment=LD_PRELOAD=\"%s %s\"\n", q_lib, q_theirs);
+	} else {
+		fprintf(out, "Environment=LD_PRELOAD=%s\n", q_lib);
+	}
 	if (policy_arg != NULL)
 		fprintf(out, "Environment=TWSHIM_POLICY=%s\n", q_policy);
 	else

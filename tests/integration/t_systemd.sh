@@ -130,4 +130,28 @@ assert_eq "$(grep -c . "$T/write.log")" 6 "no temporary file left beside it"
 "$TW" --systemd myservice -p "$T/etc/ok.conf" 2>/dev/null | cmp -s - "$T/written" ||
 	fail "--write wrote something else than it prints"
 [ -e /etc/systemd/system/myservice.service.d ] && fail "--write reached the host's /etc"
+
+# A unit that sets LD_PRELOAD itself (jemalloc): a later Environment=
+# would replace it, so the drop-in keeps it, after ours; one an
+# EnvironmentFile= sets would override the drop-in's, which is said.  The
+# unit's settings come from "systemctl show", here a stand-in.
+mkdir -p "$T/fakebin"
+printf 'LD_PRELOAD=/opt/other.so\n' >"$T/fakebin/envfile"
+cat >"$T/fakebin/systemctl" <<SH
+#!/bin/sh
+echo "Environment=FOO=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+echo "EnvironmentFiles=$T/fakebin/envfile (ignore_errors=no)"
+SH
+chmod +x "$T/fakebin/systemctl"
+PATH="$T/fakebin:$PATH" "$TW" --systemd myservice >"$T/dropin2" 2>"$T/steps2" || fail "--systemd (own preload)"
+cat "$T/dropin2" "$T/steps2"
+assert_has "$T/dropin2" "Environment=LD_PRELOAD=\"$lib /usr/lib/x86_64-linux-gnu/libjemalloc.so.2\"" \
+    "the unit's own LD_PRELOAD kept after ours"
+assert_has "$T/steps2" "EnvironmentFile $T/fakebin/envfile sets LD_PRELOAD" "an EnvironmentFile's said"
+U=$T/units2
+mkdir -p "$U/myservice.service.d"
+printf '[Unit]\nDescription=twshim test\n[Service]\nExecStart=/bin/sleep 1\n' >"$U/myservice.service"
+cp "$T/dropin2" "$U/myservice.service.d/twshim.conf"
+SYSTEMD_UNIT_PATH="$U:" systemd-analyze verify "$U/myservice.service" >"$T/verify3" 2>&1
+assert_eq "$(wc -c <"$T/verify3")" 0 "the merged line verifies clean"
 true
