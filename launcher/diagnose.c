@@ -254,6 +254,19 @@ read_unit(pid_t pid, char *out, size_t size)
 	}
 }
 
+/*
+ * Another user's process names itself: a control character in its name,
+ * title or arguments would reach the terminal of whoever runs this (root,
+ * often).  Each is shown as '?'.
+ */
+static void
+tame(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 static void
 fill_holder(struct holder *h, const struct sock_owner *o)
 {
@@ -263,6 +276,10 @@ fill_holder(struct holder *h, const struct sock_owner *o)
 	if (h->command[0] == '\0')
 		snprintf(h->command, sizeof h->command, "%s", o->comm);
 	read_unit(o->pid, h->unit, sizeof h->unit);
+	tame(h->program);
+	tame(h->command);
+	tame(h->title);
+	tame(h->unit);
 }
 
 static int

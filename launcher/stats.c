@@ -16,7 +16,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -346,7 +345,7 @@ parse_live(struct stats_file *f, size_t len, int fd)
 	const char *keys[STATS_COUNTERS_MAX];
 	int has_processes = 0;
 	struct stat st;
-	void *map;
+	uint64_t *values;
 
 	if (end == NULL)
 		return file_error(f->path, 0, "no counters after the header");
@@ -396,12 +395,20 @@ parse_live(struct stats_file *f, size_t len, int fd)
 		    "not a whole TWSHIM_STATS file");
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size != len)
 		return file_error(f->path, 0, "changed size while read");
-	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return file_error(f->path, 0, "%s", strerror(errno));
+	/*
+	 * Read, not mapped: a file cut short meanwhile (by whoever may write
+	 * the directory) must be an error here, not a SIGBUS.  Each counter is
+	 * one aligned 8-byte word, which a read never tears.
+	 */
+	values = count <= STATS_COUNTERS_MAX ? calloc(count, sizeof *values) : NULL;
+	if (values == NULL)
+		return file_error(f->path, 0, "%s", strerror(ENOMEM));
+	if (pread(fd, values, count * 8, (off_t)offset) != (ssize_t)(count * 8)) {
+		free(values);
+		return file_error(f->path, 0, "changed size while read");
+	}
 	for (unsigned long i = 0; i < count; i++) {
-		uint64_t v = __atomic_load_n((uint64_t *)((char *)map + offset) + i,
-		    __ATOMIC_RELAXED);
+		uint64_t v = values[i];
 
 		if (strcmp(keys[i], "processes") == 0) {
 			f->processes = v;
@@ -412,7 +419,7 @@ parse_live(struct stats_file *f, size_t len, int fd)
 		f->counters[f->ncounters].value = v;
 		f->ncounters++;
 	}
-	munmap(map, len);
+	free(values);
 	if (!has_processes)
 		return file_error(f->path, 0, "no processes counter");
 	return 0;
