@@ -45,11 +45,12 @@ run_integration() {	# run_integration LABEL LIB PRELOAD_FIRST
 	for t in tests/integration/t_*.sh; do
 		name=$(basename "$t" .sh)
 		log="$B/logs/$1/$name.log"
+		started=$(date +%s)
 		B="$B" LIB="$2" PRELOAD_FIRST="$3" SANITIZER="$1" timeout 120 \
 		    $NETNS sh -c 'ip link set lo up && exec bash "$0"' "$t" >"$log" 2>&1
 		rc=$?
 		[ "$rc" -eq 0 ] || sed 's/^/    /' "$log" | tail -n 20
-		count "$1/$name" "$rc"
+		count "$1/$name ($(( $(date +%s) - started )) s)" "$rc"
 	done
 }
 
