@@ -525,8 +525,8 @@ Test(policy_explain, golden)
 	    "its kernel, but its read ends in ECONNRESET instead of EOF; fin-then-reset "
 	    "leaves no TIME_WAIT either\n"
 	    "# note: leaves no TIME_WAIT only on a connection with TCP timestamps (PAWS then "
-	    "guards the next one on the same four-tuple); without, a normal close (add "
-	    "'unsafe' to act anyway)\n"
+	    "guards the next one on the same four-tuple) whose four-tuple cannot come back "
+	    "within 10 ms; otherwise a normal close (add 'unsafe' to act anyway)\n"
 	    "no rule applies to accepted [::1]:80; twshim leaves such sockets alone\n");
 	free(out);
 	policy_free(p);
