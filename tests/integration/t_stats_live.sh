@@ -173,10 +173,15 @@ with_shim "$P" env TWSHIM_STATS="$T/sticky" $GET >/dev/null 2>"$T/err"
 assert_has "$T/err" "not a stats file of this program and twshim build" "a short file refused"
 assert_eq "$(wc -c <"$T/sticky/$name")" 100 "and left as it was"
 # A directory the program cannot write: the program runs, said once.
+# (Copies of the library and of sockops in $T: the tree may be in a
+# directory nobody can reach.)
 mkdir -m 755 "$T/closed"
 chmod 755 "$T"
-runuser -u nobody -- env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$LIB" \
-    TWSHIM_POLICY_TEXT="$P" TWSHIM_STATS="$T/closed" $GET >/dev/null 2>"$T/err"
+cp "$LIB" "$T/lib-copy.so"
+cp "$OPS" "$T/sockops-copy"
+GET_NOBODY=$(printf '%s' "$GET" | sed "s#$OPS#$T/sockops-copy#")
+runuser -u nobody -- env LD_PRELOAD="${PRELOAD_FIRST:+$PRELOAD_FIRST }$T/lib-copy.so" \
+    TWSHIM_POLICY_TEXT="$P" TWSHIM_STATS="$T/closed" $GET_NOBODY >/dev/null 2>"$T/err"
 assert_eq "$?" 0 "$prog worked"
 cat "$T/err"
 assert_eq "$(grep -c "cannot write stats" "$T/err")" 1 "one line says why"
