@@ -74,6 +74,16 @@ assert_ge "$(wc -l <"$T/range.log")" 10 "connections made through the 10-port ra
 assert_ge "$2" 10000 "shortest gap before a port came back (us)"
 assert_ge "$(stat_of close_reuse_too_soon "$T/stats.range")" 1 "closes that kept TIME_WAIT"
 
+# 1b. "unsafe" accepts the risk: the same range, fin-then-reset acts.
+bg "$EX/legacy_server" 7306 >/dev/null
+wait_listen 7306
+with_shim '[client *];close = fin-then-reset unsafe' env TWSHIM_STATS="$T/stats.unsafe" \
+    python3 "$T/churn.py" 7306 50 "$T/unsafe.log" >"$T/unsafe.out" 2>&1
+echo "twshim, 10-port range, unsafe: $(cat "$T/unsafe.out");" \
+    "$(grep -E '^close_(fin_then_reset|reuse_too_soon)=' "$T/stats.unsafe" | tr '\n' ' ')"
+assert_eq "$(stat_of close_reuse_too_soon "$T/stats.unsafe")" 0 "unsafe: no close kept TIME_WAIT"
+assert_ge "$(stat_of close_fin_then_reset "$T/stats.unsafe")" 40 "unsafe: fin-then-reset acted"
+
 # 2. The shim's own pool, 10 ports outside the system range, two processes at once.
 sysctl -qw net.ipv4.ip_local_port_range="40000 40499"
 pol='[client *];close = fin-then-reset;local_ports = 21000-21009'
